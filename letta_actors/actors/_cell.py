@@ -1,0 +1,336 @@
+"""The actor cell: what persists under a name across instances (mailbox, counters, watchers).
+
+A cell runs one instance at a time in :meth:`ActorCell.run`, which its supervisor calls in the
+supervisor's task group. A crash ends ``run`` with the exception; a requested stop ends it
+normally. The supervisor then either runs the cell again (a restart: same mailbox, new
+instance) or finalises it (:meth:`ActorCell.finalize`), which dead-letters whatever is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from bisect import bisect_left
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ..errors import ActorStopped
+from ._actor import Actor
+from ._context import current_cell
+from ._envelope import Envelope
+from ._mailbox import Mailbox, MailboxClosed, MailboxConfig
+from ._reply import ReplySlot
+from ._stats import BUCKETS, ActorStats
+
+if TYPE_CHECKING:
+    from ..system import ActorSystem
+
+log = logging.getLogger("letta_actors.actors")
+
+ActorFactory = Callable[[], Actor]
+
+
+class ActorState(StrEnum):
+    """Where a cell is in its life."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"  # crashed; its supervisor will start a new instance
+    STOPPING = "stopping"
+    STOPPED = "stopped"  # for good: no instance will run again under this cell
+
+
+class DeadLetterReason(StrEnum):
+    """Why a message ended in dead letters."""
+
+    UNKNOWN_RECIPIENT = "unknown_recipient"
+    RECIPIENT_STOPPED = "recipient_stopped"
+    DROPPED_NEWEST = "dropped_newest"
+    DROPPED_OLDEST = "dropped_oldest"
+    HANDLER_FAILED = "handler_failed"
+    CANCELLED = "cancelled"  # handling was cancelled (the stop deadline passed)
+    NOT_PROCESSED = "not_processed"  # still queued when the actor stopped for good
+
+
+class ActorCell:
+    """Everything that lives under one actor name; see the module docstring."""
+
+    __slots__ = (
+        "_deferred",
+        "_exited",
+        "_failure",
+        "_leaving",
+        "_running",
+        "_scope",
+        "blocked_by",
+        "cancel_abandoned_asks",
+        "current",
+        "factory",
+        "instance",
+        "mailbox",
+        "max_attempts",
+        "name",
+        "parent",
+        "restart_on_error",
+        "shutdown",
+        "started",
+        "state",
+        "stats",
+        "system",
+    )
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        name: str,
+        factory: ActorFactory,
+        *,
+        mailbox: MailboxConfig,
+        shutdown: float | None = None,
+        max_attempts: int = 1,
+        parent: str | None = None,
+    ) -> None:
+        self.system = system
+        self.name = name
+        self.factory = factory
+        self.mailbox = Mailbox(name, mailbox, system.event_factory)
+        self.stats = ActorStats()
+        self.shutdown = shutdown  # None: the instance class's default_shutdown
+        self.parent = parent
+        self.blocked_by: tuple[str, ...] = ()
+        self.max_attempts = max_attempts
+        self.state = ActorState.STARTING
+        self.instance: Actor | None = None
+        self.current: Envelope | None = None
+        self.started = False
+        self.restart_on_error = True
+        self.cancel_abandoned_asks = False
+        self._scope: anyio.CancelScope | None = None
+        self._exited: anyio.Event | None = None  # made only when someone waits for the exit
+        self._running = False
+        self._leaving = False
+        self._deferred = False
+        self._failure: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<ActorCell {self.name!r} {self.state}>"
+
+    # -- running one instance -------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Create an instance, start it, and handle messages until asked to stop.
+
+        Returns when a stop was requested (after draining, or when the stop deadline cancelled
+        the handling) or the instance was interrupted for a sibling restart. Raises the
+        exception of a crash: in the factory, ``on_start``, or ``receive`` (when
+        ``restart_on_error``). ``task_status.started()`` is called once ``on_start`` returned.
+        """
+        self._running = True
+        self._leaving = False
+        self._failure = None
+        self.mailbox.clear_interrupt()
+        self.started = False
+        self.state = ActorState.STARTING
+        token = current_cell.set(self)
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                instance = self.factory()
+                if not isinstance(instance, Actor):
+                    raise TypeError(
+                        f"factory of {self.name!r} returned {type(instance).__name__}, not an Actor"
+                    )
+                instance._cell = self
+                self.instance = instance
+                budget = self.shutdown if self.shutdown is not None else instance.default_shutdown
+                self.restart_on_error = instance.restart_on_error
+                self.cancel_abandoned_asks = instance.cancel_abandoned_asks
+                try:
+                    async with instance_scope(instance):
+                        try:
+                            await instance.on_start()
+                            self.state = ActorState.RUNNING
+                            self.started = True
+                            task_status.started()
+                            await self._process(instance)
+                        finally:
+                            await self._call_on_stop(instance, budget)
+                finally:
+                    self.current = None
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            current_cell.reset(token)
+            self.instance = None
+            self._scope = None
+            self._running = False
+            if self._exited is not None:
+                self._exited.set()
+                self._exited = None
+
+    async def _call_on_stop(self, instance: Actor, budget: float) -> None:
+        self.state = ActorState.STOPPING
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + budget
+            try:
+                await instance.on_stop()
+            except Exception:
+                log.exception("on_stop of actor %r failed", self.name)
+        if scope.cancelled_caught:
+            log.warning("on_stop of actor %r exceeded %.3g s", self.name, budget)
+
+    async def _process(self, instance: Actor) -> None:
+        mailbox = self.mailbox
+        stats = self.stats
+        receive = instance.receive
+        clock = time.time
+        waiting, handling = stats.waiting, stats.handling
+        waiting_counts, handling_counts = waiting.counts, handling.counts
+        while not self._leaving:
+            envelope = mailbox.get_nowait()
+            if envelope is None:
+                try:
+                    envelope = await mailbox.get()
+                except MailboxClosed:
+                    return
+            reply = envelope.reply_to
+            if reply is not None and reply.abandoned:
+                stats.expired += 1
+                continue
+            self.current = envelope
+            self._deferred = False
+            started = clock()
+            waited = started - envelope.sent_at
+            if waited < 0.0:
+                waited = 0.0  # the wall clock stepped back
+            waiting_counts[bisect_left(BUCKETS, waited)] += 1
+            waiting.sum += waited
+            try:
+                if reply is not None and self.cancel_abandoned_asks:
+                    with anyio.CancelScope() as reply.scope:
+                        result = await receive(envelope.payload)
+                    if reply.scope.cancelled_caught:
+                        stats.cancelled += 1
+                        continue
+                else:
+                    result = await receive(envelope.payload)
+            except Exception as exc:
+                handling.observe(clock() - started)
+                stats.failed += 1
+                self._handler_failed(envelope, exc)
+                if self.restart_on_error:
+                    raise
+                continue
+            except BaseException:
+                # Cancelled: the stop deadline passed, or the whole tree is being torn down.
+                stats.cancelled += 1
+                self.unprocessed(envelope, DeadLetterReason.CANCELLED)
+                raise
+            finally:
+                self.current = None
+            elapsed = clock() - started
+            if elapsed < 0.0:
+                elapsed = 0.0
+            handling_counts[bisect_left(BUCKETS, elapsed)] += 1
+            handling.sum += elapsed
+            stats.processed += 1
+            if reply is not None and not self._deferred:
+                reply.set_result(result)
+
+    def _handler_failed(self, envelope: Envelope, exc: Exception) -> None:
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        reply = envelope.reply_to
+        if reply is not None:
+            exc.add_note(f"raised by actor {self.name!r} while handling an ask")
+            reply.set_error(exc)
+        elif envelope.attempt < self.max_attempts:
+            envelope.attempt += 1
+            self.mailbox.put_front(envelope)
+        else:
+            self.system.dead_letters.record(envelope, DeadLetterReason.HANDLER_FAILED, exc)
+
+    def unprocessed(self, envelope: Envelope, reason: DeadLetterReason) -> None:
+        """Account for a message this actor will never handle: fail its ask, or dead-letter it."""
+        reply = envelope.reply_to
+        if reply is not None:
+            reply.set_error(ActorStopped(self.name, "stopped before replying"))
+        self.system.dead_letters.record(envelope, reason)
+
+    def defer_reply(self) -> ReplySlot:
+        current = self.current
+        if current is None or current.reply_to is None:
+            raise RuntimeError(f"{self.name}: the current message is not an ask")
+        self._deferred = True
+        return current.reply_to
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def request_stop(self, *, drain: bool, timeout: float | None = None) -> None:
+        """Ask the running instance to end.
+
+        ``drain=True`` (stop): refuse new messages, handle what is queued, then return from
+        :meth:`run`. ``drain=False`` (interrupt, for a sibling restart): finish the current
+        message only; the mailbox stays open for the next instance. In both cases handling is
+        cancelled once ``timeout`` (default: the shutdown budget) has passed.
+        """
+        if drain:
+            self.mailbox.close()
+        else:
+            self._leaving = True
+            self.mailbox.interrupt()
+        scope = self._scope
+        instance = self.instance
+        if scope is None or instance is None:
+            return
+        if timeout is None:
+            timeout = self.shutdown if self.shutdown is not None else instance.default_shutdown
+        scope.deadline = min(scope.deadline, anyio.current_time() + timeout)
+
+    def fail(self, error: BaseException) -> None:
+        """End the running instance as a crash with ``error`` once the current message is done."""
+        self._failure = error
+        self.request_stop(drain=False)
+
+    async def wait_exited(self) -> None:
+        """Wait until the instance's :meth:`run` has returned (at once if none runs)."""
+        if self._running:
+            if self._exited is None:
+                self._exited = self.system.event_factory()
+            await self._exited.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def finalize(self) -> None:
+        """Stop for good: refuse new messages and dead-letter what is still queued."""
+        self.state = ActorState.STOPPED
+        self.mailbox.close()
+        for envelope in self.mailbox.drain():
+            self.unprocessed(envelope, DeadLetterReason.NOT_PROCESSED)
+
+    def reopen(self) -> None:
+        """Make a stopped cell usable again (the same name started anew)."""
+        self.mailbox.reopen()
+        self.state = ActorState.STARTING
+
+
+class _NoScope:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_SCOPE = _NoScope()
+
+
+def instance_scope(instance: Actor) -> Any:
+    """The async context an instance runs in: supervisors open their children's task group."""
+    hook = getattr(instance, "_instance_scope", None)
+    return hook() if hook is not None else _NO_SCOPE

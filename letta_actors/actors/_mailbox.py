@@ -1,0 +1,215 @@
+"""Bounded mailboxes with a per-actor overflow policy."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ActorStopped, MailboxFull
+from ._envelope import Envelope
+
+Overflow = Literal["block", "drop_newest", "drop_oldest", "fail"]
+
+
+class MailboxConfig(BaseModel):
+    """Mailbox settings of one actor; invalid values raise ``pydantic.ValidationError``.
+
+    - ``capacity``: messages it holds before ``overflow`` applies (default 1000).
+    - ``overflow``: what a send to a full mailbox does:
+      ``block`` waits for room (backpressure, default); ``drop_newest`` drops the new message;
+      ``drop_oldest`` drops the oldest queued message to make room; ``fail`` raises
+      :class:`~letta_actors.MailboxFull` to the sender. Dropped messages go to dead letters.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity: int = Field(default=1000, ge=1, le=10_000_000)
+    overflow: Overflow = "block"
+
+
+class MailboxClosed(Exception):
+    """Raised by :meth:`Mailbox.get` once the mailbox is closed and empty."""
+
+
+class Mailbox:
+    """A FIFO of envelopes with one consumer (the actor) and any number of producers.
+
+    It outlives actor instances: a supervisor restart keeps the mailbox and its queued messages.
+    ``close()`` refuses new messages (:class:`ActorStopped`) while the consumer drains the rest.
+    """
+
+    __slots__ = (
+        "_closed", "_event", "_getter", "_interrupted", "_items", "_putters", "capacity", "name",
+        "overflow",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        name: str,
+        config: MailboxConfig,
+        event_factory: Callable[[], anyio.Event] = anyio.Event,
+    ) -> None:
+        self.name = name
+        self.capacity = config.capacity
+        self.overflow: Overflow = config.overflow
+        self._items: deque[Envelope] = deque()
+        self._event = event_factory
+        self._getter: anyio.Event | None = None
+        self._putters: deque[anyio.Event] | None = None  # made when a sender first waits
+        self._closed = False
+        self._interrupted = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def try_put(self, envelope: Envelope) -> bool:
+        """Enqueue if open and not full (the hot path); False leaves the decision to :meth:`put`."""
+        if self._closed or len(self._items) >= self.capacity:
+            return False
+        self._items.append(envelope)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            getter.set()
+        return True
+
+    def _append(self, envelope: Envelope) -> None:
+        self._items.append(envelope)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            getter.set()
+
+    def offer(self, envelope: Envelope) -> Envelope | Literal[False] | None:
+        """Enqueue without waiting.
+
+        Returns ``None`` when queued, the envelope that was dropped under ``drop_newest`` /
+        ``drop_oldest``, or ``False`` when full under ``block``. Raises :class:`MailboxFull`
+        (policy ``fail``) or :class:`ActorStopped` (closed).
+        """
+        if self._closed:
+            raise ActorStopped(self.name, "is stopping")
+        if len(self._items) < self.capacity:
+            self._append(envelope)
+            return None
+        overflow = self.overflow
+        if overflow == "block":
+            return False
+        if overflow == "drop_newest":
+            return envelope
+        if overflow == "drop_oldest":
+            oldest = self._items.popleft()
+            self._append(envelope)
+            return oldest
+        raise MailboxFull(self.name, self.capacity)
+
+    async def put(self, envelope: Envelope) -> Envelope | None:
+        """Enqueue, waiting for room under ``block``; returns the dropped envelope, if any.
+
+        Cancellation while waiting leaves the envelope unqueued. Raises :class:`ActorStopped`
+        if the mailbox closes while waiting.
+        """
+        outcome = self.offer(envelope)
+        while outcome is False:
+            waiter = self._event()
+            if self._putters is None:
+                self._putters = deque()
+            self._putters.append(waiter)
+            try:
+                await waiter.wait()
+            finally:
+                if not waiter.is_set():
+                    self._putters.remove(waiter)
+                elif len(self._items) < self.capacity:
+                    self._wake_putter()  # pass on a wake-up we may not use (cancelled)
+            outcome = self.offer(envelope)
+        return outcome if isinstance(outcome, Envelope) else None
+
+    def put_front(self, envelope: Envelope) -> None:
+        """Requeue at the head, ignoring capacity (redelivery after a crash)."""
+        self._items.appendleft(envelope)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            getter.set()
+
+    def _wake_putter(self) -> None:
+        if self._putters:
+            self._putters.popleft().set()
+
+    def get_nowait(self) -> Envelope | None:
+        """The oldest envelope, or None when empty or interrupted (then use :meth:`get`)."""
+        if not self._items or self._interrupted:
+            return None
+        envelope = self._items.popleft()
+        if self._putters:
+            self._putters.popleft().set()
+        return envelope
+
+    async def get(self) -> Envelope:
+        """Dequeue the oldest envelope, waiting while empty.
+
+        Raises :class:`MailboxClosed` once closed and empty, or when :meth:`interrupt` is called.
+        """
+        while not self._items or self._interrupted:
+            if self._closed or self._interrupted:
+                self._interrupted = False
+                raise MailboxClosed
+            getter = self._getter = self._event()
+            try:
+                await getter.wait()
+            finally:
+                if self._getter is getter:
+                    self._getter = None
+        envelope = self._items.popleft()
+        if self._putters:
+            self._wake_putter()
+        return envelope
+
+    def interrupt(self) -> None:
+        """Make the consumer's next (or current) :meth:`get` raise :class:`MailboxClosed`."""
+        self._interrupted = True
+        if self._getter is not None:
+            self._getter.set()
+            self._getter = None
+
+    def clear_interrupt(self) -> None:
+        self._interrupted = False
+
+    def force(self, envelope: Envelope) -> bool:
+        """Append ignoring capacity (runtime notifications); False, and not queued, if closed."""
+        if self._closed:
+            return False
+        self._append(envelope)
+        return True
+
+    def close(self) -> None:
+        """Refuse new messages; wake the consumer and every waiting producer."""
+        self._closed = True
+        if self._getter is not None:
+            self._getter.set()
+            self._getter = None
+        self._wake_all_putters()
+
+    def _wake_all_putters(self) -> None:
+        while self._putters:
+            self._putters.popleft().set()
+
+    def reopen(self) -> None:
+        """Accept messages again (a stopped actor started anew under the same name)."""
+        self._closed = False
+
+    def drain(self) -> list[Envelope]:
+        """Remove and return everything queued."""
+        items = list(self._items)
+        self._items.clear()
+        self._wake_all_putters()
+        return items

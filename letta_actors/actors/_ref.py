@@ -1,0 +1,66 @@
+"""Refs: handles that address an actor by name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._cell import ActorState
+
+if TYPE_CHECKING:
+    from ..system import ActorSystem
+    from ._cell import ActorCell
+
+
+class ActorRef:
+    """A handle to the actor registered under ``name``.
+
+    A ref addresses the *name*, not an instance: it stays valid across supervisor restarts, and
+    after the actor stopped it reaches whatever is registered under that name later. Sending
+    to a name nobody holds follows the bus rules (``tell`` dead-letters, ``ask`` raises
+    :class:`~letta_actors.ActorNotFound`). Refs compare equal when they name the same actor in
+    the same system.
+    """
+
+    __slots__ = ("_cell", "name", "system")
+
+    def __init__(self, system: ActorSystem, name: str, cell: ActorCell | None = None) -> None:
+        self.system = system
+        self.name = name
+        self._cell = cell
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ActorRef) and other.name == self.name and other.system is self.system
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def _resolve(self) -> ActorCell | None:
+        cell = self._cell
+        if cell is None or cell.state is ActorState.STOPPED:
+            cell = self._cell = self.system.cell(self.name)  # a new holder of the name, if any
+        return cell
+
+    async def tell(self, message: Any) -> None:
+        """Enqueue ``message``; waits only under backpressure (overflow policy ``block``)."""
+        await self.system.bus.send(self.name, self._resolve(), message)
+
+    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        """Send ``message`` and wait for the reply (see :meth:`letta_actors.bus.Bus.ask`)."""
+        return await self.system.bus.request(self.name, self._resolve(), message, timeout)
+
+    async def stop(self, *, timeout: float | None = None) -> None:
+        """Stop the actor for good: it handles what is queued until ``timeout`` (default: its
+        shutdown budget), then its handling is cancelled and what is left goes to dead letters.
+        Returns once it has stopped. Stopping an actor that is not running does nothing."""
+        await self.system.stop(self.name, timeout=timeout)
+
+    @property
+    def alive(self) -> bool:
+        """True while an actor is registered under this name and not stopped for good."""
+        cell = self._resolve()
+        return cell is not None and cell.mailbox.closed is False

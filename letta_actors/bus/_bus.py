@@ -1,0 +1,240 @@
+"""The bus: delivery by name, topics, peer-to-peer links and dead letters in one place."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..actors._cell import ActorCell, DeadLetterReason
+from ..actors._context import current_cell
+from ..actors._envelope import Envelope
+from ..actors._reply import ReplySlot
+from ..errors import (
+    ActorNotFound,
+    ActorStopped,
+    AskCycle,
+    AskTimeout,
+    MailboxFull,
+    NotLinked,
+    SystemStopped,
+)
+from ._dead_letters import DEAD_LETTERS_TOPIC, DeadLetter, DeadLetters
+from ._links import LinkGraph
+from ._topics import Topics
+
+if TYPE_CHECKING:
+    from ..actors._ref import ActorRef
+    from ..system import ActorSystem
+
+
+class Bus:
+    """Routes messages between the actors of one :class:`~letta_actors.ActorSystem`.
+
+    The sender of a message is the actor whose task sends it (``None`` from outside any actor).
+    With ``enforce_links=True`` an actor may only message peers it is linked to (:class:`NotLinked`
+    otherwise); messages from outside actors and topic deliveries are not subject to links.
+    """
+
+    def __init__(
+        self, system: ActorSystem, *, enforce_links: bool = False, dead_letter_capacity: int = 1000
+    ) -> None:
+        self._system = system
+        self.enforce_links = enforce_links
+        self.links = LinkGraph()
+        self.topics = Topics()
+        self.dead_letters = DeadLetters(dead_letter_capacity, self._publish_dead_letter)
+        self._next_id = itertools.count(1).__next__
+
+    # -- addressing -----------------------------------------------------------------------
+
+    def _envelope(
+        self, name: str, payload: Any, topic: str | None, reply: ReplySlot | None
+    ) -> Envelope:
+        sender = current_cell.get()
+        if sender is None:
+            return Envelope(self._next_id(), name, payload, time.time(), None, topic, None, (), 1,
+                            reply)  # fmt: skip
+        if self.enforce_links and topic is None and not self.links.linked(sender.name, name):
+            raise NotLinked(sender.name, name)
+        chain: tuple[str, ...] = ()
+        if reply is not None:
+            current = sender.current
+            if current is None:
+                waiting = sender.blocked_by  # e.g. its supervisor, during on_start
+            else:
+                waiting = current.chain if current.reply_to is not None else ()
+            chain = (*waiting, sender.name)
+            if name in chain:
+                raise AskCycle(name, chain)
+        envelope_id = self._next_id()
+        return Envelope(envelope_id, name, payload, time.time(), sender.name, topic,
+                        envelope_id if reply else None, chain, 1, reply)  # fmt: skip
+
+    async def _deliver(self, cell: ActorCell, envelope: Envelope) -> None:
+        """Queue ``envelope``; failures to queue become dead letters or errors, never silence."""
+        mailbox = cell.mailbox
+        try:
+            dropped = mailbox.offer(envelope)
+            if dropped is False:
+                dropped = await mailbox.put(envelope)
+        except ActorStopped:
+            if envelope.reply_to is not None:
+                raise
+            self.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
+            return
+        except MailboxFull:
+            cell.stats.dropped += 1
+            raise
+        cell.stats.received += 1
+        if dropped is not None:
+            cell.stats.dropped += 1
+            if dropped is envelope:
+                cell.stats.received -= 1
+                reason = DeadLetterReason.DROPPED_NEWEST
+            else:
+                reason = DeadLetterReason.DROPPED_OLDEST
+            if dropped.reply_to is not None:
+                dropped.reply_to.set_error(MailboxFull(cell.name, mailbox.capacity))
+            self.dead_letters.record(dropped, reason)
+
+    async def send(self, name: str, cell: ActorCell | None, message: Any,
+                   topic: str | None = None) -> None:  # fmt: skip
+        """Tell ``message`` to ``name`` (resolved to ``cell``); see :meth:`tell`."""
+        sender = current_cell.get()
+        if sender is None:
+            envelope = Envelope(self._next_id(), name, message, time.time(), None, topic)
+        else:
+            if self.enforce_links and topic is None and not self.links.linked(sender.name, name):
+                raise NotLinked(sender.name, name)
+            envelope = Envelope(self._next_id(), name, message, time.time(), sender.name, topic)
+        if cell is None:
+            self._require_running()
+            self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
+        elif cell.mailbox.try_put(envelope):
+            cell.stats.received += 1
+        else:
+            await self._deliver(cell, envelope)
+
+    async def request(
+        self, name: str, cell: ActorCell | None, message: Any, timeout: float | None
+    ) -> Any:
+        """Ask ``name`` (resolved to ``cell``); see :meth:`ask`."""
+        if timeout is None:
+            timeout = self._system.ask_timeout
+        if not timeout > 0:
+            raise ValueError(f"ask timeout must be > 0 seconds, got {timeout!r}")
+        reply = ReplySlot(self._system.event_factory)
+        envelope = self._envelope(name, message, None, reply)
+        if cell is None:
+            self._require_running()
+            raise ActorNotFound(name)
+        try:
+            if cell.mailbox.try_put(envelope):
+                cell.stats.received += 1
+                # Most handlers answer within one turn of the event loop: check before arming
+                # a timer (the timer costs more than the whole round trip).
+                await anyio.lowlevel.checkpoint()
+                if reply.done:
+                    return reply.outcome()
+                with anyio.move_on_after(timeout - (time.time() - envelope.sent_at)):
+                    await reply.wait_done()
+            else:
+                with anyio.move_on_after(timeout):
+                    await self._deliver(cell, envelope)
+                    await reply.wait_done()
+        finally:
+            if not reply.done:
+                reply.abandon()
+        if reply.done:
+            return reply.outcome()
+        cell.stats.asks_timed_out += 1
+        raise AskTimeout(name, timeout)
+
+    def _require_running(self) -> None:
+        if not self._system.running:
+            raise SystemStopped(f"actor system {self._system.name!r} is not running")
+
+    # -- public API -----------------------------------------------------------------------
+
+    def _cell(self, to: str | ActorRef) -> tuple[str, ActorCell | None]:
+        name = to if isinstance(to, str) else to.name
+        return name, self._system.cell(name)
+
+    async def tell(self, to: str | ActorRef, message: Any) -> None:
+        """Send ``message`` to ``to`` without waiting for handling.
+
+        Waits only when the recipient's mailbox is full under ``block``. An unknown or stopped
+        recipient, or a message dropped by the overflow policy, becomes a dead letter. Raises
+        :class:`MailboxFull` (policy ``fail``) and :class:`NotLinked` (links enforced).
+        """
+        name, cell = self._cell(to)
+        await self.send(name, cell, message)
+
+    async def ask(self, to: str | ActorRef, message: Any, *, timeout: float | None = None) -> Any:
+        """Send ``message`` to ``to`` and return its reply.
+
+        ``timeout`` (seconds, default the system's ``ask_timeout``; ``math.inf`` for none)
+        covers queueing and handling: past it :class:`AskTimeout` is raised and a late reply is
+        discarded (a recipient that has not started on the message skips it). Raises the
+        recipient's own exception if its handler failed, :class:`ActorNotFound` /
+        :class:`ActorStopped` for a missing recipient, :class:`AskCycle` when the recipient is
+        already waiting on this sender (a deadlock), plus the errors of :meth:`tell`.
+        """
+        name, cell = self._cell(to)
+        return await self.request(name, cell, message, timeout)
+
+    async def publish(self, topic: str, message: Any) -> int:
+        """Tell ``message`` to every subscriber of ``topic``, in subscription order.
+
+        Each subscriber gets it through its own mailbox (with its overflow policy; a subscriber
+        that is gone yields a dead letter). Returns the number of subscribers it was sent to.
+        """
+        self.topics.published[topic] += 1
+        subscribers = self.topics.subscribers(topic)
+        for name in subscribers:
+            await self.send(name, self._system.cell(name), message, topic)
+        return len(subscribers)
+
+    def subscribe(self, topic: str, actor: str | ActorRef) -> None:
+        """Subscribe an actor (by name or ref) to ``topic``."""
+        self.topics.subscribe(topic, actor if isinstance(actor, str) else actor.name)
+
+    def unsubscribe(self, topic: str, actor: str | ActorRef) -> None:
+        self.topics.unsubscribe(topic, actor if isinstance(actor, str) else actor.name)
+
+    def link(self, a: str, b: str, *, both_ways: bool = True) -> None:
+        """Let ``a`` message ``b`` directly (and ``b`` message ``a`` unless ``both_ways=False``)."""
+        self.links.link(a, b, both_ways=both_ways)
+
+    def unlink(self, a: str, b: str, *, both_ways: bool = True) -> None:
+        self.links.unlink(a, b, both_ways=both_ways)
+
+    def linked(self, a: str, b: str) -> bool:
+        return self.links.linked(a, b)
+
+    def peers(self, name: str) -> frozenset[str]:
+        return self.links.peers(name)
+
+    # -- dead letters on their topic ------------------------------------------------------
+
+    def _publish_dead_letter(self, letter: DeadLetter) -> None:
+        """Offer the dead letter to each watcher without waiting (never recursing)."""
+        subscribers = self.topics.subscribers(DEAD_LETTERS_TOPIC)
+        if not subscribers:
+            return
+        self.topics.published[DEAD_LETTERS_TOPIC] += 1
+        for name in subscribers:
+            cell = self._system.cell(name)
+            if cell is None:
+                continue
+            envelope = Envelope(self._next_id(), name, letter, time.time(), None,
+                                DEAD_LETTERS_TOPIC)  # fmt: skip
+            mailbox = cell.mailbox
+            if len(mailbox) < mailbox.capacity and not mailbox.closed:
+                mailbox.offer(envelope)
+                cell.stats.received += 1
+            else:
+                cell.stats.dropped += 1  # a watcher that cannot keep up misses notifications

@@ -1,0 +1,262 @@
+"""Serving a registry: content negotiation, an ASGI app and a standalone anyio HTTP endpoint.
+
+Both endpoints go through :func:`respond`: the registry is *collected* in the calling task
+(the event loop that runs the actor system, so reading the runtime's counters never races
+with the actors), then the collected families are *encoded* (text or OpenMetrics, chosen from
+the ``Accept`` header by prometheus-client's ``choose_encoder``) and optionally gzipped in a
+worker thread, so a large scrape does not stall the loop in one block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.streams.buffered import BufferedByteReceiveStream
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from ._family import Family, encode
+
+log = logging.getLogger("letta_actors.metrics")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Bodies smaller than this are encoded and compressed in the loop (a thread hop costs more).
+_THREAD_THRESHOLD = 64 * 1024
+_MAX_HEAD = 16 * 1024
+_IDLE_TIMEOUT = 120.0
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricsResponse:
+    """An HTTP response for a scrape: status, headers and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+def _encode(
+    families: list[Metric], accept: str, accept_encoding: str, compress: bool
+) -> tuple[tuple[tuple[str, str], ...], bytes]:
+    encoder, content_type = choose_encoder(accept)
+    body = encode(families, encoder, content_type.startswith("application/openmetrics-text"))
+    headers: list[tuple[str, str]] = [("Content-Type", content_type)]
+    if compress and gzip_accepted(accept_encoding):
+        body = gzip.compress(body, compresslevel=1)
+        headers.append(("Content-Encoding", "gzip"))
+    headers.append(("Vary", "Accept, Accept-Encoding"))
+    return tuple(headers), body
+
+
+def render(
+    registry: Collector, accept: str = "", accept_encoding: str = "", *, compress: bool = True
+) -> MetricsResponse:
+    """Collect ``registry`` and encode it for a client sending these headers (synchronous)."""
+    families = list(registry.collect())
+    headers, body = _encode(families, accept, accept_encoding, compress)
+    return MetricsResponse(200, headers, body)
+
+
+async def respond(
+    registry: Collector,
+    method: str,
+    accept: str = "",
+    accept_encoding: str = "",
+    *,
+    compress: bool = True,
+) -> MetricsResponse:
+    """The response to ``method`` on the metrics path: collect here, encode off the loop."""
+    if method == "OPTIONS":
+        return MetricsResponse(200, (("Allow", "GET, HEAD, OPTIONS"),), b"")
+    if method not in ("GET", "HEAD"):
+        return MetricsResponse(
+            405, (("Allow", "GET, HEAD, OPTIONS"), ("Content-Type", "text/plain")),
+            b"use GET\n",
+        )  # fmt: skip
+    families = list(registry.collect())
+    size = sum(m.size() if isinstance(m, Family) else len(m.samples) for m in families)
+    if size * 64 < _THREAD_THRESHOLD:
+        headers, body = _encode(families, accept, accept_encoding, compress)
+    else:
+        headers, body = await anyio.to_thread.run_sync(
+            _encode, families, accept, accept_encoding, compress
+        )
+    return MetricsResponse(200, headers, b"" if method == "HEAD" else body)
+
+
+# -- ASGI ---------------------------------------------------------------------------------
+
+
+def make_asgi_app(registry: Collector, *, compress: bool = True) -> ASGIApp:
+    """A pure ASGI app (no framework needed) serving ``registry`` on any path it is mounted at.
+
+    It handles ``http`` requests (GET, HEAD, OPTIONS) and the ``lifespan`` protocol.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if kind != "http":
+            raise RuntimeError(f"the metrics app serves HTTP, not {kind!r}")
+        accept: list[str] = []
+        encodings: list[str] = []
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            if name == "accept":
+                accept.append(raw_value.decode("latin-1"))
+            elif name == "accept-encoding":
+                encodings.append(raw_value.decode("latin-1"))
+        response = await respond(
+            registry, scope.get("method", "GET"), ",".join(accept), ",".join(encodings),
+            compress=compress,
+        )  # fmt: skip
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    return app
+
+
+# -- the standalone endpoint --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricsServer:
+    """Where a standalone metrics endpoint listens."""
+
+    host: str
+    port: int
+    path: str
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+
+_CLIENT_GONE = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.DelimiterNotFound,
+    OSError,
+)
+
+
+async def serve_http(
+    registry: Collector,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    path: str = "/metrics",
+    compress: bool = True,
+    task_status: anyio.abc.TaskStatus[MetricsServer] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``registry`` over HTTP/1.1 on ``host:port`` until cancelled (anyio-native).
+
+    ``task_status.started()`` receives the :class:`MetricsServer` with the bound port (useful
+    with ``port=0``). Only ``path`` serves metrics (404 elsewhere). Connections are kept
+    alive (HTTP/1.1) as Prometheus expects; idle ones close after two minutes.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', got {path!r}")
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
+    async with listener:
+        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+        async def handle(stream: anyio.abc.SocketStream) -> None:
+            try:
+                await _connection(stream, registry, path, compress)
+            except _CLIENT_GONE:
+                pass
+            except Exception:
+                log.exception("metrics endpoint: request failed")
+            finally:
+                await stream.aclose()
+
+        task_status.started(MetricsServer(host, bound, path))
+        await listener.serve(handle)
+
+
+async def _connection(
+    stream: anyio.abc.SocketStream, registry: Collector, path: str, compress: bool
+) -> None:
+    reader = BufferedByteReceiveStream(stream)
+    while True:
+        head = b""
+        with anyio.move_on_after(_IDLE_TIMEOUT):
+            head = await reader.receive_until(b"\r\n\r\n", _MAX_HEAD)
+        if not head:
+            return  # idle timeout
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            await _send(stream, MetricsResponse(400, (), b"bad request\n"), keep_alive=False)
+            return
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                key = name.strip().lower()
+                headers[key] = (
+                    f"{headers[key]},{value.strip()}" if key in headers else value.strip()
+                )
+        length = int(headers.get("content-length", "0") or "0")
+        if length:
+            await reader.receive_exactly(min(length, _MAX_HEAD))
+        connection = headers.get("connection", "").lower()
+        keep_alive = (version == "HTTP/1.1" and "close" not in connection) or (
+            "keep-alive" in connection
+        )
+        if target.split("?", 1)[0] != path:
+            response = MetricsResponse(404, (("Content-Type", "text/plain"),), b"not found\n")
+        else:
+            response = await respond(
+                registry, method, headers.get("accept", ""), headers.get("accept-encoding", ""),
+                compress=compress,
+            )  # fmt: skip
+        await _send(stream, response, keep_alive=keep_alive, head=method == "HEAD")
+        if not keep_alive:
+            return
+
+
+async def _send(
+    stream: anyio.abc.SocketStream,
+    response: MetricsResponse,
+    *,
+    keep_alive: bool,
+    head: bool = False,
+) -> None:
+    lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}"]
+    lines.extend(f"{k}: {v}" for k, v in response.headers)
+    if not head:
+        lines.append(f"Content-Length: {len(response.body)}")
+    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
+    await stream.send("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + response.body)

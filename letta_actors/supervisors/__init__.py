@@ -1,0 +1,34 @@
+"""Supervision trees: restart failing actors by Erlang/OTP's rules."""
+
+from ._backoff import NO_BACKOFF, Backoff
+from ._handle import SupervisorHandle
+from ._intensity import Intensity
+from ._messages import (
+    ChildInfo,
+    DeleteChild,
+    RestartChild,
+    StartChild,
+    TerminateChild,
+    Terminated,
+    WhichChildren,
+)
+from ._spec import ChildSpec, RestartType, Strategy
+from ._supervisor import Supervisor
+
+__all__ = [
+    "NO_BACKOFF",
+    "Backoff",
+    "ChildInfo",
+    "ChildSpec",
+    "DeleteChild",
+    "Intensity",
+    "RestartChild",
+    "RestartType",
+    "StartChild",
+    "Strategy",
+    "Supervisor",
+    "SupervisorHandle",
+    "TerminateChild",
+    "Terminated",
+    "WhichChildren",
+]

@@ -1,0 +1,89 @@
+"""Messages a supervisor understands, and what it reports."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..actors._cell import ActorCell, ActorState
+from ._spec import ChildSpec, RestartType
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StartChild:
+    """Add ``spec`` and start it; the reply is its ref. Raises :class:`NameTaken`, or the
+    error of the child's start (its spec is then not kept)."""
+
+    spec: ChildSpec
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TerminateChild:
+    """Stop a child (draining it within ``timeout``, default its shutdown budget) and keep its
+    spec for a later :class:`RestartChild`; with ``delete`` the spec is removed too."""
+
+    name: str
+    timeout: float | None = None
+    delete: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RestartChild:
+    """Start a terminated child again, or restart a running one (stop without draining, then
+    start; its mailbox is kept)."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeleteChild:
+    """Remove the spec of a terminated child."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhichChildren:
+    """Reply: a list of :class:`ChildInfo`, in start order."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """A child as its supervisor sees it."""
+
+    name: str
+    state: ActorState
+    restart: RestartType
+    restarts: int
+    supervisor: bool
+    last_error: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Terminated:
+    """Sent to each watcher when the watched actor stops for good.
+
+    ``reason``: ``"normal"`` (stopped or exited), ``"shutdown"`` (stopped by its supervisor
+    or the system), ``"error"`` (crashed and not restarted; see ``error``), ``"noproc"``
+    (it did not exist when watched).
+    """
+
+    name: str
+    reason: str
+    error: BaseException | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChildExit:
+    """Internal: a child's instance ended (``error`` is None for a normal exit)."""
+
+    name: str
+    cell: ActorCell
+    generation: int
+    error: BaseException | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RestartDue:
+    """Internal: the backoff before restarting ``names`` has passed."""
+
+    names: tuple[str, ...]

@@ -1,0 +1,291 @@
+"""The actor system: a registry of named actors under a root supervisor, and their bus."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from .actors._actor import Actor
+from .actors._cell import ActorCell, ActorState
+from .actors._context import current_cell
+from .actors._envelope import Envelope
+from .actors._info import ActorInfo
+from .actors._mailbox import MailboxConfig
+from .actors._ref import ActorRef
+from .bus._bus import Bus
+from .bus._dead_letters import DeadLetters
+from .errors import ActorNotFound, NameTaken, SystemStopped
+from .supervisors._backoff import Backoff
+from .supervisors._handle import SupervisorHandle
+from .supervisors._intensity import Intensity
+from .supervisors._messages import TerminateChild, Terminated
+from .supervisors._spec import ChildSpec, RestartType, Strategy
+from .supervisors._supervisor import Supervisor
+
+log = logging.getLogger("letta_actors.system")
+
+ROOT = "root"
+
+
+def _backend_event_factory() -> Callable[[], anyio.Event]:
+    """The running backend's event class: makes events without anyio's per-call dispatch."""
+    backend_class = type(anyio.Event())
+    try:
+        probe = backend_class()
+    except TypeError:
+        return anyio.Event
+    return backend_class if isinstance(probe, anyio.Event) else anyio.Event
+
+
+class ActorSystem:
+    """Runs actors; use as ``async with ActorSystem() as system:``.
+
+    Entering starts the root supervisor; leaving the block stops every actor in reverse start
+    order, each draining its mailbox within its shutdown budget (and the whole stop within
+    ``shutdown_timeout``), then cancels what is left; whatever could not be handled goes to
+    dead letters. If the root supervisor gives up (restart intensity exceeded at the top), the
+    block is cancelled and leaving it raises :class:`~letta_actors.SupervisionEscalated`.
+
+    Nothing is global: each system has its own registry, bus, dead letters and counters.
+
+    Settings: ``enforce_links`` (see :class:`~letta_actors.bus.Bus`); ``ask_timeout``, the
+    default for asks (seconds); ``mailbox``, the default mailbox of spawned actors;
+    ``dead_letter_capacity``; ``shutdown_timeout``; and the root supervisor's ``strategy``,
+    ``intensity`` and ``backoff``.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "letta-actors",
+        enforce_links: bool = False,
+        ask_timeout: float = 60.0,
+        mailbox: MailboxConfig | None = None,
+        dead_letter_capacity: int = 1000,
+        shutdown_timeout: float = 60.0,
+        strategy: Strategy = "one_for_one",
+        intensity: Intensity | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        if not ask_timeout > 0:
+            raise ValueError(f"ask_timeout must be > 0, got {ask_timeout!r}")
+        if not shutdown_timeout > 0:
+            raise ValueError(f"shutdown_timeout must be > 0, got {shutdown_timeout!r}")
+        self.name = name
+        self.ask_timeout = ask_timeout
+        self.default_mailbox = mailbox or MailboxConfig()
+        self.shutdown_timeout = shutdown_timeout
+        self.bus = Bus(self, enforce_links=enforce_links, dead_letter_capacity=dead_letter_capacity)
+        self._cells: dict[str, ActorCell] = {}
+        self._watchers: dict[str, set[str]] = {}
+        self._root_factory = lambda: Supervisor(
+            strategy=strategy, intensity=intensity, backoff=backoff
+        )
+        self._root: ActorCell | None = None
+        self._tg: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+        self._failure: BaseException | None = None
+        self._names = itertools.count(1)
+        self.running = False
+        #: Makes the runtime's events; set to the running backend's own class on entry.
+        self.event_factory: Callable[[], anyio.Event] = anyio.Event
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("an ActorSystem can be entered only once")
+        self.event_factory = _backend_event_factory()
+        self._stack = AsyncExitStack()
+        self._tg = await self._stack.enter_async_context(anyio.create_task_group())
+        self.running = True
+        root = ActorCell(self, ROOT, self._root_factory, mailbox=MailboxConfig(capacity=1_000_000))
+        self._root = root
+        self._register(root)
+        try:
+            await self._tg.start(self._run_root, root)
+        except BaseException as exc:
+            self.running = False
+            await self._stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def _run_root(self, root: ActorCell, *, task_status: TaskStatus[None]) -> None:
+        try:
+            await root.run(task_status=task_status)
+        except Exception as exc:
+            if not root.started:
+                raise
+            self._failure = exc
+            log.critical("the root supervisor failed; stopping the system", exc_info=exc)
+            assert self._tg is not None
+            self._tg.cancel_scope.cancel()
+        finally:
+            self._retire(root, "shutdown")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if self._stack is None or self._tg is None or self._root is None:
+            raise RuntimeError("ActorSystem.__aexit__ without __aenter__")
+        cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        try:
+            if self._failure is None and not cancelled:
+                with anyio.move_on_after(self.shutdown_timeout):
+                    self._root.request_stop(drain=True)
+                    await self._root.wait_exited()
+            self._tg.cancel_scope.cancel()  # whatever is still running after the deadline
+        finally:
+            self.running = False
+            # The task group absorbs a cancellation it caused; any other exception of the
+            # block propagates as itself (not wrapped in an exception group).
+            if cancelled:
+                suppress = await self._stack.__aexit__(exc_type, exc, tb)
+            else:
+                suppress = await self._stack.__aexit__(None, None, None)
+        if self._failure is not None:
+            raise self._failure
+        return suppress if cancelled else None
+
+    # -- spawning and finding actors ------------------------------------------------------
+
+    def _require_running(self) -> None:
+        if not self.running:
+            raise SystemStopped(f"actor system {self.name!r} is not running")
+
+    async def spawn(
+        self,
+        factory: type[Actor] | Callable[[], Actor],
+        *,
+        name: str | None = None,
+        mailbox: MailboxConfig | None = None,
+        restart: RestartType = "permanent",
+        shutdown: float | None = None,
+        max_attempts: int = 1,
+        supervisor: str | ActorRef | None = None,
+    ) -> ActorRef:
+        """Start an actor under ``supervisor`` (default: the root) and return its ref.
+
+        ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
+        is called again for every restart. Returns once the actor's ``on_start`` has returned;
+        raises what ``on_start`` raised, :class:`NameTaken`, ``pydantic.ValidationError`` for
+        invalid settings, or :class:`SystemStopped`.
+        """
+        self._require_running()
+        if name is None:
+            base = getattr(factory, "__name__", "actor").lower()
+            name = f"{base}-{next(self._names)}"
+        spec = ChildSpec(
+            factory=factory,
+            name=name,
+            restart=restart,
+            shutdown=shutdown,
+            mailbox=mailbox or self.default_mailbox,
+            max_attempts=max_attempts,
+        )
+        return await self.supervisor(supervisor or ROOT).start_child(spec)
+
+    def supervisor(self, name: str | ActorRef = ROOT) -> SupervisorHandle:
+        """Dynamic-children calls on a supervisor (the root by default)."""
+        return SupervisorHandle(self.ref(name if isinstance(name, str) else name.name))
+
+    def ref(self, name: str) -> ActorRef:
+        """A ref to ``name``, whether or not an actor holds that name now."""
+        return ActorRef(self, name, self._cells.get(name))
+
+    def lookup(self, name: str) -> ActorRef:
+        """A ref to a running actor; raises :class:`ActorNotFound` if none has that name."""
+        cell = self._cells.get(name)
+        if cell is None:
+            raise ActorNotFound(name)
+        return ActorRef(self, name, cell)
+
+    def cell(self, name: str) -> ActorCell | None:
+        """The cell registered under ``name`` (runtime internals; prefer refs)."""
+        return self._cells.get(name)
+
+    def actors(self) -> list[ActorInfo]:
+        """Every registered actor (supervisors included), in registration order."""
+        return [ActorInfo.of(cell) for cell in self._cells.values()]
+
+    async def stop(self, name: str, *, timeout: float | None = None) -> None:
+        """Stop the actor ``name`` for good (see :meth:`ActorRef.stop`)."""
+        cell = self._cells.get(name)
+        if cell is None or cell.parent is None:
+            return
+        supervisor = self.supervisor(cell.parent)
+        if self.cell(cell.parent) is None:
+            return
+        if current_cell.get() is cell:
+            # Stopping itself: the supervisor would wait for the caller, which waits for it.
+            await supervisor.ref.tell(TerminateChild(name, timeout, delete=True))
+            return
+        await supervisor.stop_child(name, timeout=timeout)
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The bounded dead-letter log (also published on ``system.dead_letters``)."""
+        return self.bus.dead_letters
+
+    # -- monitors -------------------------------------------------------------------------
+
+    def watch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
+        """Send :class:`Terminated` to ``watcher`` when ``watched`` stops for good (once).
+
+        Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
+        """
+        watcher_name = watcher if isinstance(watcher, str) else watcher.name
+        watched_name = watched if isinstance(watched, str) else watched.name
+        if watched_name not in self._cells:
+            self._notify(watcher_name, Terminated(watched_name, "noproc"))
+            return
+        self._watchers.setdefault(watched_name, set()).add(watcher_name)
+
+    def unwatch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
+        watcher_name = watcher if isinstance(watcher, str) else watcher.name
+        watched_name = watched if isinstance(watched, str) else watched.name
+        self._watchers.get(watched_name, set()).discard(watcher_name)
+
+    def _notify(self, watcher: str, message: Terminated) -> None:
+        cell = self._cells.get(watcher)
+        if cell is not None:
+            self._post(cell, message)
+
+    # -- runtime internals (used by supervisors) ------------------------------------------
+
+    def _register(self, cell: ActorCell) -> None:
+        self._require_running()
+        if cell.name in self._cells:
+            raise NameTaken(cell.name)
+        self._cells[cell.name] = cell
+
+    def _unregister(self, cell: ActorCell) -> None:
+        if self._cells.get(cell.name) is cell:
+            del self._cells[cell.name]
+
+    def _post(self, cell: ActorCell, payload: Any) -> None:
+        """Queue a runtime notification, ignoring capacity (dropped only if the mailbox closed)."""
+        envelope = Envelope(self.bus._next_id(), cell.name, payload, time.time())
+        if cell.mailbox.force(envelope):
+            cell.stats.received += 1
+
+    def _retire(self, cell: ActorCell, reason: str, error: BaseException | None = None) -> None:
+        """Stop ``cell`` for good: dead-letter its queue, unregister it, tell its watchers."""
+        if cell.state is ActorState.STOPPED and self._cells.get(cell.name) is not cell:
+            return
+        cell.finalize()
+        self._unregister(cell)
+        self.bus.topics.forget(cell.name)
+        for watcher in sorted(self._watchers.pop(cell.name, ())):
+            self._notify(watcher, Terminated(cell.name, reason, error))
