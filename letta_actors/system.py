@@ -95,6 +95,9 @@ class ActorSystem:
         self._failure: BaseException | None = None
         self._names = itertools.count(1)
         self.running = False
+        #: Called with the final :class:`ActorInfo` of each actor that stops for good (before it
+        #: is unregistered), in the event loop. Observers (metrics) use it to keep totals.
+        self.retire_listeners: list[Callable[[ActorInfo], None]] = []
         #: Makes the runtime's events; set to the running backend's own class on entry.
         self.event_factory: Callable[[], anyio.Event] = anyio.Event
 
@@ -285,6 +288,13 @@ class ActorSystem:
         if cell.state is ActorState.STOPPED and self._cells.get(cell.name) is not cell:
             return
         cell.finalize()
+        if self.retire_listeners:
+            info = ActorInfo.of(cell)
+            for listener in self.retire_listeners:
+                try:
+                    listener(info)
+                except Exception:
+                    log.exception("retire listener %r failed", listener)
         self._unregister(cell)
         self.bus.topics.forget(cell.name)
         for watcher in sorted(self._watchers.pop(cell.name, ())):

@@ -28,11 +28,6 @@ from letta_actors.localstack.scripted_llm import ScriptedLLM, create_app
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 ROOT = "http://scripted.test"
 
 

@@ -66,6 +66,7 @@ class ActorCell:
         "_leaving",
         "_running",
         "_scope",
+        "actor_class",
         "blocked_by",
         "cancel_abandoned_asks",
         "current",
@@ -105,6 +106,7 @@ class ActorCell:
         self.max_attempts = max_attempts
         self.state = ActorState.STARTING
         self.instance: Actor | None = None
+        self.actor_class: str | None = None  # of the latest instance; kept after it ends
         self.current: Envelope | None = None
         self.started = False
         self.restart_on_error = True
@@ -146,6 +148,7 @@ class ActorCell:
                     )
                 instance._cell = self
                 self.instance = instance
+                self.actor_class = type(instance).__name__
                 budget = self.shutdown if self.shutdown is not None else instance.default_shutdown
                 self.restart_on_error = instance.restart_on_error
                 self.cancel_abandoned_asks = instance.cancel_abandoned_asks
@@ -314,8 +317,14 @@ class ActorCell:
             self.unprocessed(envelope, DeadLetterReason.NOT_PROCESSED)
 
     def reopen(self) -> None:
-        """Make a stopped cell usable again (the same name started anew)."""
+        """Make a stopped cell usable again (the same name started anew).
+
+        A cell that had stopped for good starts with fresh counters: its old ones were final
+        (observers may have folded them into totals).
+        """
         self.mailbox.reopen()
+        if self.state is ActorState.STOPPED:
+            self.stats = ActorStats()
         self.state = ActorState.STARTING
 
 

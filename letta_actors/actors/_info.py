@@ -24,12 +24,11 @@ class ActorInfo:
 
     @classmethod
     def of(cls, cell: ActorCell) -> ActorInfo:
-        instance = cell.instance
         return cls(
             name=cell.name,
             state=cell.state,
             supervisor=cell.parent,
-            actor_class=type(instance).__name__ if instance is not None else None,
+            actor_class=cell.actor_class,
             mailbox_depth=len(cell.mailbox),
             mailbox_capacity=cell.mailbox.capacity,
             overflow=cell.mailbox.overflow,

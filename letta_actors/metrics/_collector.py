@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -38,8 +37,6 @@ _NB = len(BUCKETS) + 1
 _LE: tuple[str, ...] = (*(floatToGoString(b) for b in BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
 _STATES: tuple[str, ...] = tuple(state.value for state in ActorState)
 _REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
-#: How many retired actors (group labels) are remembered in case their cell comes back.
-_RETIRED_MEMORY = 10_000
 
 
 def default_group_of(info: ActorInfo) -> str:
@@ -208,20 +205,6 @@ class _Guards:
         self.breaker = LabelGuard(limit)
 
 
-class _Retired:
-    """What a retired actor contributed to its group's totals (to undo if its cell returns)."""
-
-    __slots__ = ("group", "letta", "stats", "totals")
-
-    def __init__(
-        self, stats: ActorStats, group: str, totals: _Totals, letta: tuple[str, _LettaTotals] | None
-    ) -> None:
-        self.stats = stats  # kept so that its id() is not reused while remembered
-        self.group = group
-        self.totals = totals
-        self.letta = letta
-
-
 class SystemCollector:
     """A prometheus-client collector for one :class:`~letta_actors.ActorSystem`.
 
@@ -253,13 +236,20 @@ class SystemCollector:
         self._guards = _Guards(max_label_values)
         self._servers: dict[str, str] = {}
         self._lock = threading.Lock()
-        # group labels: the live actors seen at the last scrape, and the retired totals
-        self._live: dict[int, tuple[ActorStats, str]] = {}
+        # group labels: each actor's group (memoised at first sight, by its counters' identity)
+        # and the final totals of the actors that stopped for good, folded in as they stop
+        self._groups: dict[int, str] = {}
         self._retired: dict[str, _Totals] = {}
         self._retired_letta: dict[tuple[str, str], _LettaTotals] = {}
-        self._remembered: OrderedDict[int, _Retired] = OrderedDict()
         self._supervisors: dict[int, bool] = {}
         self._warned = False
+        if labels == "group":
+            system.retire_listeners.append(self._on_retired)
+
+    def close(self) -> None:
+        """Stop listening to the system (the collector keeps its totals)."""
+        if self._on_retired in self.system.retire_listeners:
+            self.system.retire_listeners.remove(self._on_retired)
 
     # -- prometheus-client protocol -------------------------------------------------------
 
@@ -312,21 +302,10 @@ class SystemCollector:
         breakers: dict[tuple[str, str], dict[str, int]] = {}
         states: dict[tuple[str, str], int] = {}
         by_group = self.mode == "group"
-        live: dict[int, tuple[ActorStats, str]] = {}
-        previous = self._live
         for info in infos:
             stats = info.stats
             if by_group:
-                sid = id(stats)
-                seen = previous.get(sid)
-                if seen is not None:
-                    key = seen[1]
-                else:
-                    key = guards.group(str(self.group_of(info)))
-                    back = self._remembered.pop(sid, None)
-                    if back is not None:
-                        self._unretire(back)
-                live[sid] = (stats, key)
+                key = self._group(info)
                 t = totals.get(key)
                 if t is None:
                     t = totals[key] = _Totals()
@@ -351,10 +330,6 @@ class SystemCollector:
                 state = guards.breaker(str(ls.breaker_state))
                 b[state] = b.get(state, 0) + 1
         if by_group:
-            for sid, (stats, key) in previous.items():
-                if sid not in live:
-                    self._retire(sid, stats, key)
-            self._live = live
             for key, t in self._retired.items():
                 dest = totals.get(key)
                 if dest is None:
@@ -378,34 +353,30 @@ class SystemCollector:
                 )
         return list(self._families(totals, letta, breakers, states))
 
-    def _retire(self, sid: int, stats: ActorStats, group: str) -> None:
-        """Fold the final counters of an actor that stopped for good into its group."""
-        t = _Totals.of(stats)
-        dest = self._retired.get(group)
-        if dest is None:
-            dest = self._retired[group] = _Totals()
-        dest.add_totals(t)
-        ltot: tuple[str, _LettaTotals] | None = None
-        if stats.letta is not None:
-            server = self._server(stats.letta.server)
-            lt = _LettaTotals()
-            lt.add(stats.letta, self._guards)
-            ldest = self._retired_letta.get((group, server))
-            if ldest is None:
-                ldest = self._retired_letta[group, server] = _LettaTotals()
-            ldest.add_totals(lt)
-            ltot = (server, lt)
-        self._supervisors.pop(sid, None)
-        self._remembered[sid] = _Retired(stats, group, t, ltot)
-        if len(self._remembered) > _RETIRED_MEMORY:
-            self._remembered.popitem(last=False)
+    def _group(self, info: ActorInfo) -> str:
+        key = id(info.stats)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = self._guards.group(str(self.group_of(info)))
+        return group
 
-    def _unretire(self, back: _Retired) -> None:
-        """A cell that was retired runs again (a terminated child restarted): undo the fold."""
-        self._retired[back.group].add_totals(back.totals, -1)
-        if back.letta is not None:
-            server, lt = back.letta
-            self._retired_letta[back.group, server].add_totals(lt, -1)
+    def _on_retired(self, info: ActorInfo) -> None:
+        """Fold the final counters of an actor that stopped for good into its group."""
+        with self._lock:
+            group = self._group(info)
+            del self._groups[id(info.stats)]
+            self._supervisors.pop(id(info.stats), None)
+            dest = self._retired.get(group)
+            if dest is None:
+                dest = self._retired[group] = _Totals()
+            dest.add(info.stats)
+            letta = info.stats.letta
+            if letta is not None:
+                lkey = (group, self._server(letta.server))
+                ldest = self._retired_letta.get(lkey)
+                if ldest is None:
+                    ldest = self._retired_letta[lkey] = _LettaTotals()
+                ldest.add(letta, self._guards)
 
     # -- building families ----------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class SystemMetrics:
         if self._registered:
             self._registered = False
             self.registry.unregister(self.collector)
+            self.collector.close()
 
     def __enter__(self) -> Self:
         return self

@@ -348,12 +348,11 @@ class Supervisor(Actor):
         del self._children[child.name]
 
     async def _manual_restart(self, child: _Child) -> None:
-        running = child.cell.state is not ActorState.STOPPED
-        await self._interrupt(child)
-        if running:
+        if child.cell.state is not ActorState.STOPPED:
+            await self._interrupt(child)
             child.restarts += 1
             child.cell.stats.restarts += 1
-        child.cell.state = ActorState.RESTARTING
+            child.cell.state = ActorState.RESTARTING
         try:
             await self._launch(child)
         except Exception:

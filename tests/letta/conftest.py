@@ -15,11 +15,6 @@ import pytest
 from letta_actors.localstack import LocalStack, ScriptedLLMAdmin
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture(scope="session")
 def letta_stack() -> Iterator[LocalStack]:
     stack = LocalStack()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -160,6 +161,10 @@ async def test_kill_and_restart_letta_server(
     scripted_llm: ScriptedLLMAdmin,
 ) -> None:
     if letta_stack.letta.reused:
+        # A server started by hand (python -m letta_actors.localstack up) is not ours to kill.
+        # CI always starts its own, so there this can only mean a stale server: fail loudly.
+        if os.environ.get("CI"):
+            pytest.fail("CI must start its own Letta server, but one was already running")
         pytest.skip("the Letta server was reused from outside this session: not killing it")
     scripted_llm.set_rules(
         [

@@ -12,12 +12,6 @@ import pytest
 from .helpers import require_tool
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
-
-
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return require_tool("promtool")

@@ -279,6 +279,13 @@ async def test_group_labels_aggregate_and_never_go_backwards() -> None:
         assert value(s, P + "messages_received_total", group="Worker") == 4
         assert value(s, P + "message_handling_seconds_count", group="Worker") == 4
 
+        # An actor that lives and dies between two scrapes still counts.
+        brief = await system.spawn(Worker, name="brief")
+        await brief.ask("hi", timeout=5)
+        await brief.stop()
+        s = parse(metrics.scrape())
+        assert value(s, P + "messages_received_total", group="Worker") == 5
+
 
 async def test_custom_group_of_and_letta_breakers_by_group() -> None:
     async with ActorSystem() as system:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import anyio
@@ -207,3 +208,20 @@ async def _wait_state(which: Any, name: str, state: ActorState) -> None:
             states = {c.name: c.state for c in await which()}
             if states.get(name) is state:
                 return
+
+
+async def test_crashes_and_restarts_are_logged_with_the_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    caplog.set_level(logging.INFO, logger="letta_actors")
+    async with ActorSystem() as system:
+        await start_tree(system, tree(events, "one_for_one"), events)
+        await crash(system, "a")
+        await wait_running(system, "a")
+    crashed = [r for r in caplog.records if "crashed" in r.getMessage()]
+    assert crashed[0].levelno == logging.ERROR
+    assert crashed[0].exc_info is not None
+    assert isinstance(crashed[0].exc_info[1], Boom)
+    assert "'a'" in crashed[0].getMessage()
+    assert any("restarting 'a'" in r.getMessage() for r in caplog.records)
