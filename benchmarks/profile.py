@@ -1,10 +1,11 @@
-"""``python -m benchmarks.profile tell|ask|spawn``: where letta_actors spends its time.
+"""``python -m benchmarks.profile tell|ask|spawn|restart|metrics``: where the time goes.
 
 Runs one letta_actors workload of the benchmarks under cProfile and prints the functions
 with the most own time (``--sort cumulative`` for inclusive time); with ``--memory`` it
 runs ``spawn`` under tracemalloc instead and prints the allocation sites of the idle
-actors, per actor. For finding the cost behind a missed target; the figures themselves
-come from ``python -m benchmarks``.
+actors, per actor. ``restart`` is ``n`` crash-and-probe cycles under NO_BACKOFF;
+``metrics`` is the tell workload with metrics on and scraped over HTTP. For finding the
+cost behind a missed target; the figures themselves come from ``python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ from typing import Any
 
 import anyio
 
-from benchmarks import ask, spawn, tell
+from benchmarks import ask, metrics, restart, spawn, tell
 
 
 async def _spawn(n: int) -> None:
     await spawn._letta(n, spawn._Probe(traced=False))
+
+
+async def _restart(n: int) -> None:
+    with restart._quiet_supervisors():
+        await restart.no_backoff(n, 0)
+
+
+async def _metrics_on(n: int) -> None:
+    await metrics._tell(n, True, [], [])
 
 
 class _SiteProbe(spawn._Probe):
@@ -63,6 +73,8 @@ WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
     "tell": (tell.letta, 200_000),
     "ask": (ask.letta, 20_000),
     "spawn": (_spawn, 10_000),
+    "restart": (_restart, 2_000),
+    "metrics": (_metrics_on, 200_000),
 }
 
 

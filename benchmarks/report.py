@@ -132,9 +132,10 @@ def markdown(
     lines += [
         "",
         "Medians over the repeats. `x baseline` compares with the section's baseline measured",
-        "in this same run: in sections whose subjects take turns round by round (tell, ask) it",
-        "is the median of the per-round ratios, elsewhere the ratio of the medians. Throughput:",
-        "higher is better; time and memory: lower is better.",
+        "in this same run: in sections whose subjects take turns round by round (tell, ask,",
+        "metrics) it is the median of the per-round ratios, elsewhere the ratio of the medians.",
+        "`-`: no baseline (an absolute target). Throughput: higher is better; time and memory:",
+        "lower is better.",
         "",
         "| section | subject | metric | median | unit | x baseline | min-max | note |",
         "| --- | --- | --- | ---: | --- | ---: | --- | --- |",
