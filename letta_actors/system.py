@@ -247,9 +247,12 @@ class ActorSystem:
         """Send :class:`Terminated` to ``watcher`` when ``watched`` stops for good (once).
 
         Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
+        Raises :class:`ActorNotFound` when no actor holds the watcher's name.
         """
         watcher_name = watcher if isinstance(watcher, str) else watcher.name
         watched_name = watched if isinstance(watched, str) else watched.name
+        if watcher_name not in self._cells:
+            raise ActorNotFound(watcher_name)
         if watched_name not in self._cells:
             self._notify(watcher_name, Terminated(watched_name, "noproc"))
             return

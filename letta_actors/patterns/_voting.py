@@ -77,9 +77,7 @@ def tally(ballots: Sequence[Ballot], rules: VotingRules) -> Tally:
     tie = len(leaders) > 1
     winner: str | None = None
     if quorum_met and leaders:
-        if not tie:
-            winner = leaders[0]
-        elif rules.tie_break == "first_option":
+        if not tie or rules.tie_break == "first_option":
             winner = leaders[0]
         elif rules.tie_break == "chair":
             chair_vote = next((b.option for b in ballots if b.agent == rules.chair), None)

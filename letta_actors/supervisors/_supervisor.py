@@ -177,6 +177,7 @@ class Supervisor(Actor):
             await self._launch(child)
         except BaseException:
             del self._children[spec.name]
+            cell.state = ActorState.STOPPED
             self.system._unregister(cell)
             raise
         return self.system.ref(spec.name)

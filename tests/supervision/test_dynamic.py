@@ -151,6 +151,13 @@ async def test_watching_a_missing_actor_reports_noproc_at_once() -> None:
         assert got == [Terminated("nobody", "noproc")]
 
 
+async def test_watch_by_an_unknown_watcher_is_refused() -> None:
+    async with ActorSystem() as system:
+        await system.spawn(Echo, name="e")
+        with pytest.raises(ActorNotFound):
+            system.watch("nobody", "e")
+
+
 async def test_unwatch() -> None:
     async with ActorSystem() as system:
         got, _ = await _watcher(system)
