@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from ._cell import ActorCell
     from ._envelope import Envelope
     from ._ref import ActorRef
+    from ._stats import ActorStats
 
 
 class Actor:
@@ -55,6 +56,11 @@ class Actor:
     def ref(self) -> ActorRef:
         """A ref to this actor."""
         return self._cell.system.ref(self._cell.name)
+
+    @property
+    def stats(self) -> ActorStats:
+        """This actor's counters (kept under its name: they survive restarts)."""
+        return self._cell.stats
 
     @property
     def envelope(self) -> Envelope | None:

@@ -15,6 +15,7 @@ from letta_actors.localstack.admin_client import (
     ScriptedLLMAdmin,
     WaitResult,
 )
+from letta_actors.localstack.environment import LettaEnvironment, letta_environment
 from letta_actors.localstack.letta_install import InstallError, ensure_installed
 from letta_actors.localstack.letta_server import LettaServer, LettaServerConfig
 from letta_actors.localstack.paths import LETTA_VERSION, StackPaths
@@ -51,6 +52,7 @@ __all__ = [
     "ChatView",
     "ErrorReply",
     "InstallError",
+    "LettaEnvironment",
     "LettaServer",
     "LettaServerConfig",
     "LocalStack",
@@ -72,6 +74,7 @@ __all__ = [
     "WaitResult",
     "create_app",
     "ensure_installed",
+    "letta_environment",
 ]
 
 

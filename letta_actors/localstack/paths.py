@@ -7,6 +7,9 @@ Everything lives under ``${LETTA_ACTORS_HOME:-~/.cache/letta-actors}``::
     letta-0.16.8/pgdata/         embedded PostgreSQL data directory
     letta-0.16.8/home/           HOME / LETTA_DIR of the Letta server
     logs/                        letta-server.log, postgres.log, scripted-llm.log, install.log
+
+``$LETTA_ACTORS_DATA_DIR``, when set, moves the data (``pgdata/``, ``home/``, ``logs/``) there
+while the virtualenv stays shared: two stacks (on other ports) can then run side by side.
 """
 
 from __future__ import annotations
@@ -57,8 +60,13 @@ class StackPaths:
         return self.letta_root / "venv.ok"
 
     @property
+    def data_root(self) -> Path:
+        env = os.environ.get("LETTA_ACTORS_DATA_DIR")
+        return Path(env).expanduser().resolve() if env else self.letta_root
+
+    @property
     def pgdata(self) -> Path:
-        return self.letta_root / "pgdata"
+        return self.data_root / "pgdata"
 
     @property
     def schema_marker(self) -> Path:
@@ -66,11 +74,12 @@ class StackPaths:
 
     @property
     def server_home(self) -> Path:
-        return self.letta_root / "home"
+        return self.data_root / "home"
 
     @property
     def logs(self) -> Path:
-        return self.home / "logs"
+        env = os.environ.get("LETTA_ACTORS_DATA_DIR")
+        return self.data_root / "logs" if env else self.home / "logs"
 
     def log(self, name: str) -> Path:
         """Path of the log file ``logs/<name>.log`` (folder created)."""

@@ -42,6 +42,14 @@ class LocalStackConfig:
     letta_startup_timeout: float = 240.0
     stop_grace_seconds: float = 15.0
 
+    @classmethod
+    def from_env(cls) -> LocalStackConfig:
+        """Defaults, with ports from ``LETTA_ACTORS_LLM_PORT`` / ``LETTA_ACTORS_LETTA_PORT``."""
+        return cls(
+            llm_port=int(os.environ.get("LETTA_ACTORS_LLM_PORT", cls.llm_port)),
+            letta_port=int(os.environ.get("LETTA_ACTORS_LETTA_PORT", cls.letta_port)),
+        )
+
 
 def scripted_llm_answers(root_url: str) -> bool:
     """True when a scripted LLM (not just any server) answers at ``root_url``."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from pydantic import BaseModel
 
 from ..actors._cell import ActorState
@@ -85,3 +89,78 @@ def team_report(system: ActorSystem, *, include_supervisors: bool = False) -> Te
 def _is_supervisor(system: ActorSystem, name: str, supervisor: type) -> bool:
     cell = system.cell(name)
     return cell is not None and isinstance(cell.instance, supervisor)
+
+
+class Probe(BaseModel):
+    """One health probe: what was probed, whether it answered in time, how fast, and why not."""
+
+    target: str
+    ok: bool
+    latency: float
+    detail: str | None = None
+
+
+class HealthReport(BaseModel):
+    """Liveness of the team: each Letta server, each Letta agent, and the actors' states.
+
+    ``healthy`` is true when every server and agent probe succeeded and every actor is running
+    (none restarting or stopping).
+    """
+
+    healthy: bool
+    servers: list[Probe]
+    agents: list[Probe]
+    not_running: list[str]
+
+
+async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthReport:
+    """Probe every Letta server the team uses (``GET /v1/health/``) and every Letta agent
+    (``agents.retrieve``), concurrently, each within ``timeout`` seconds; no LLM is called and
+    no agent's mailbox is involved (a busy agent still probes healthy)."""
+    from ..actors.letta import LettaAgent
+
+    servers: dict[str, Any] = {}
+    agents: list[tuple[str, LettaAgent]] = []
+    not_running: list[str] = []
+    for info in system.actors():
+        if info.state is not ActorState.RUNNING:
+            not_running.append(info.name)
+        cell = system.cell(info.name)
+        instance = cell.instance if cell is not None else None
+        if isinstance(instance, LettaAgent):
+            agents.append((info.name, instance))
+            servers.setdefault(instance.connection.server, instance.connection.client)
+    server_probes: list[Probe] = []
+    agent_probes: list[Probe] = []
+
+    async def probe(target: str, call: Callable[[], Awaitable[object]], into: list[Probe]) -> None:
+        started = time.monotonic()
+        detail: str | None = None
+        try:
+            with anyio.fail_after(timeout):
+                await call()
+        except TimeoutError:
+            detail = f"no answer within {timeout:g} s"
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+        into.append(Probe(target=target, ok=detail is None, latency=time.monotonic() - started,
+                          detail=detail))  # fmt: skip
+
+    async with anyio.create_task_group() as tg:
+        for url, client in servers.items():
+            tg.start_soon(probe, url, client.health, server_probes)
+        for name, agent in agents:
+            try:
+                agent_id = agent.agent_id
+            except RuntimeError:
+                agent_probes.append(Probe(target=name, ok=False, latency=0.0,
+                                          detail="agent not resolved yet"))  # fmt: skip
+                continue
+            retrieve = functools.partial(agent.connection.client.agents.retrieve, agent_id)
+            tg.start_soon(probe, name, retrieve, agent_probes)
+    server_probes.sort(key=lambda p: p.target)
+    agent_probes.sort(key=lambda p: p.target)
+    healthy = not not_running and all(p.ok for p in (*server_probes, *agent_probes))
+    return HealthReport(
+        healthy=healthy, servers=server_probes, agents=agent_probes, not_running=not_running
+    )

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from letta_actors.localstack import LocalStack, ScriptedLLMAdmin
+from letta_actors.localstack import LocalStack, LocalStackConfig, ScriptedLLMAdmin
 
 
 @pytest.fixture(scope="session")
 def letta_stack() -> Iterator[LocalStack]:
-    stack = LocalStack()
+    stack = LocalStack(LocalStackConfig.from_env())
     try:
         stack.start()
     except Exception as exc:

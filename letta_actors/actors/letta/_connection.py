@@ -1,0 +1,380 @@
+"""One Letta server as seen by the actors: client, retry policy, breaker, limits, counters.
+
+A :class:`LettaConnection` is created by the user and handed to every agent actor that talks
+to that server; it holds no module-level state, so two systems (or two tests) never share one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+
+import anyio
+import httpx
+from letta_client import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncLetta,
+    ConflictError,
+    RateLimitError,
+)
+
+from .._stats import LettaStats
+from ._config import BreakerConfig, ConnectionConfig
+from ._errors import LettaCircuitOpen, LettaRequestFailed
+
+log = logging.getLogger("letta_actors.letta")
+
+T = TypeVar("T")
+
+CLOSED: Final = "closed"
+OPEN: Final = "open"
+HALF_OPEN: Final = "half_open"
+
+
+class _Resend:
+    """Returned by a recovery callback: the request did not reach the server; send it again."""
+
+    def __repr__(self) -> str:
+        return "RESEND"
+
+
+RESEND: Final = _Resend()
+
+
+class PendingApprovalConflict(LettaRequestFailed):
+    """HTTP 409 ``PENDING_APPROVAL``: the agent waits for a tool answer (internal signal)."""
+
+
+class CircuitBreaker:
+    """Closed / open / half-open breaker of one server (see :class:`BreakerConfig`)."""
+
+    def __init__(self, config: BreakerConfig, on_change: Callable[[str], None]) -> None:
+        self.config = config
+        self.state: str = CLOSED
+        self.failures = 0
+        self.opened_at = 0.0
+        self.probes = 0
+        self.opened = 0  # times it opened
+        self._on_change = on_change
+
+    def _set(self, state: str) -> None:
+        if state != self.state:
+            log.info("letta circuit breaker: %s -> %s", self.state, state)
+            self.state = state
+            self._on_change(state)
+
+    def acquire(self) -> float:
+        """0.0: a request may go now (taking a probe slot when half-open); else seconds to wait."""
+        if self.state == OPEN:
+            remaining = self.opened_at + self.config.reset_timeout - time.monotonic()
+            if remaining > 0:
+                return remaining
+            self._set(HALF_OPEN)
+            self.probes = 0
+        if self.state == HALF_OPEN:
+            if self.probes >= self.config.half_open_max_calls:
+                return min(1.0, self.config.reset_timeout)
+            self.probes += 1
+        return 0.0
+
+    def release(self, *, ok: bool | None) -> None:
+        """Report the outcome of an admitted request: True success, False failure, None neither."""
+        if self.state == HALF_OPEN and self.probes > 0:
+            self.probes -= 1
+        if ok is None:
+            return
+        if ok:
+            self.failures = 0
+            self._set(CLOSED)
+            return
+        self.failures += 1
+        if self.state == HALF_OPEN or self.failures >= self.config.failure_threshold:
+            self.opened_at = time.monotonic()
+            self.opened += 1
+            self._set(OPEN)
+
+
+class RateLimiter:
+    """Requests-per-minute limit (GCRA token bucket holding ``burst`` tokens)."""
+
+    def __init__(self, per_minute: float, burst: int) -> None:
+        self.interval = 60.0 / per_minute
+        self.burst = burst
+        self._tat: float | None = None
+
+    async def acquire(self) -> None:
+        now = anyio.current_time()
+        tat = now if self._tat is None else max(self._tat, now)
+        allowed_at = tat - (self.burst - 1) * self.interval
+        self._tat = tat + self.interval  # reserved before sleeping: no lock needed
+        if allowed_at > now:
+            await anyio.sleep(allowed_at - now)
+
+
+def _retry_after(exc: APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class _Attempt:
+    """How one failed attempt is classified."""
+
+    __slots__ = ("ambiguous", "breaker", "retry", "retry_after", "status", "status_code")
+
+    def __init__(
+        self,
+        status: str,
+        *,
+        retry: bool,
+        ambiguous: bool,
+        breaker: bool | None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.retry = retry
+        self.ambiguous = ambiguous  # the server may have received (and acted on) the request
+        self.breaker = breaker  # outcome for the breaker: False failure, True success, None none
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class LettaConnection:
+    """A Letta server shared by agent actors: one ``AsyncLetta`` client (SDK retries off),
+    the retry policy, a circuit breaker, a limit on requests in flight and an optional
+    requests-per-minute limit. Use ``async with LettaConnection(...) as conn`` (or
+    :meth:`aclose`), inside the event loop that runs the actors.
+    """
+
+    def __init__(
+        self,
+        config: ConnectionConfig | None = None,
+        /,
+        *,
+        client: AsyncLetta | None = None,
+        **settings: Any,
+    ) -> None:
+        if config is None:
+            config = ConnectionConfig(**settings)
+        elif settings:
+            config = config.model_copy(update=settings)
+        self.config = config
+        self.server = str(config.base_url).rstrip("/")
+        timeout = httpx.Timeout(config.request_timeout, connect=config.connect_timeout)
+        self._own_client = client is None
+        if client is None:
+            client = AsyncLetta(
+                base_url=self.server, api_key=config.api_key, max_retries=0, timeout=timeout
+            )
+        else:
+            client = client.with_options(max_retries=0, timeout=timeout)
+        self.client: AsyncLetta = client
+        self.breaker = CircuitBreaker(config.breaker, self._breaker_changed)
+        self.rate = (
+            RateLimiter(config.requests_per_minute, config.burst)
+            if config.requests_per_minute
+            else None
+        )
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._stats: dict[str, LettaStats] = {}
+        #: Requests in flight now, and the most seen at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        #: ``time.monotonic()`` of the last refused connection (the server was down).
+        self.unreachable_at: float | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (if this object created it)."""
+        if self._own_client:
+            await self.client.close()
+
+    # -- stats ----------------------------------------------------------------------------
+
+    def register(self, actor: str, stats: LettaStats) -> None:
+        """Let the breaker state of this server show in ``stats`` (done by each agent actor)."""
+        stats.server = self.server
+        stats.breaker_state = self.breaker.state
+        self._stats[actor] = stats
+
+    def unregister(self, actor: str) -> None:
+        self._stats.pop(actor, None)
+
+    def _breaker_changed(self, state: str) -> None:
+        for stats in self._stats.values():
+            stats.breaker_state = state
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.config.max_in_flight)
+        return self._limiter
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _classify(self, exc: Exception) -> _Attempt | None:
+        if isinstance(exc, APIConnectionError):
+            cause = exc.__cause__
+            if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout):
+                self.unreachable_at = time.monotonic()
+                return _Attempt("connection_error", retry=True, ambiguous=False, breaker=False)
+            status = "timeout" if isinstance(exc, APITimeoutError) else "connection_error"
+            return _Attempt(status, retry=True, ambiguous=True, breaker=False)
+        if isinstance(exc, RateLimitError):
+            return _Attempt("rate_limited", retry=True, ambiguous=False, breaker=True,
+                            status_code=429, retry_after=_retry_after(exc))  # fmt: skip
+        if isinstance(exc, ConflictError):
+            body = exc.body
+            detail = body.get("detail") if isinstance(body, dict) else None
+            code = detail.get("code") if isinstance(detail, dict) else None
+            status = "pending_approval" if code == "PENDING_APPROVAL" else "conflict"
+            return _Attempt(status, retry=False, ambiguous=False, breaker=True, status_code=409)
+        if isinstance(exc, APIStatusError):
+            code = exc.status_code
+            if code >= 500:
+                return _Attempt("server_error", retry=True, ambiguous=True, breaker=False,
+                                status_code=code, retry_after=_retry_after(exc))  # fmt: skip
+            if code == 408:
+                return _Attempt("timeout", retry=True, ambiguous=True, breaker=False,
+                                status_code=code)  # fmt: skip
+            return _Attempt("client_error", retry=False, ambiguous=False, breaker=True,
+                            status_code=code)  # fmt: skip
+        return None
+
+    async def request(
+        self,
+        op: Callable[[AsyncLetta], Awaitable[T]],
+        *,
+        stats: LettaStats | None = None,
+        what: str = "request",
+        fail_fast: bool = True,
+        recover: Callable[[], Awaitable[T | _Resend]] | None = None,
+    ) -> T:
+        """Run ``op(client)`` under the breaker, the limits and the retry policy.
+
+        ``fail_fast``: when the breaker is open at the first attempt, raise
+        :class:`LettaCircuitOpen` at once instead of waiting for it to half-open.
+        ``recover``: called before a retry that follows an *ambiguous* failure (the server may
+        have acted on the request); it returns the outcome found on the server, or
+        :data:`RESEND` when the request is known not to have arrived. Without it, ambiguous
+        failures are retried blindly (use that only for idempotent requests).
+        """
+        policy = self.config.retry
+        started = time.monotonic()
+        deadline = started + policy.deadline
+        attempt = 0
+        last: _Attempt | None = None
+        while True:
+            wait = self.breaker.acquire()
+            if wait > 0:
+                if stats is not None:
+                    stats.requests["circuit_open"] += 1
+                if (fail_fast and attempt == 0) or time.monotonic() + wait > deadline:
+                    raise LettaCircuitOpen(
+                        f"{what}: circuit breaker of {self.server} is open",
+                        status="circuit_open",
+                        attempts=attempt,
+                        server=self.server,
+                    )
+                await anyio.sleep(max(wait, 0.05))
+                continue
+            attempt += 1
+            outcome: _Attempt | None = None
+            error: Exception | None = None
+            try:
+                result = await self._attempt(op, stats)
+            except Exception as exc:
+                outcome = self._classify(exc)
+                if outcome is None:
+                    self.breaker.release(ok=None)
+                    raise
+                error = exc
+                self.breaker.release(ok=outcome.breaker)
+            except BaseException:
+                self.breaker.release(ok=None)
+                raise
+            else:
+                self.breaker.release(ok=True)
+                return result
+            last = outcome
+            if stats is not None:
+                stats.requests[outcome.status] += 1
+            delay = policy.delay(attempt, outcome.retry_after)
+            if outcome.status == "pending_approval":
+                raise PendingApprovalConflict(
+                    f"{what}: the agent has a pending approval",
+                    status=outcome.status,
+                    status_code=409,
+                    attempts=attempt,
+                    server=self.server,
+                ) from error
+            if (
+                not outcome.retry
+                or attempt >= policy.max_attempts
+                or time.monotonic() + delay > deadline
+            ):
+                raise LettaRequestFailed(
+                    f"{what} failed after {attempt} attempt(s): {type(error).__name__}: {error}",
+                    status=last.status,
+                    status_code=last.status_code,
+                    attempts=attempt,
+                    server=self.server,
+                ) from error
+            log.info(
+                "%s: attempt %d failed (%s); retrying in %.2f s",
+                what,
+                attempt,
+                outcome.status,
+                delay,
+            )
+            await anyio.sleep(delay)
+            if outcome.ambiguous and recover is not None:
+                found = await recover()
+                if not isinstance(found, _Resend):
+                    return found
+
+    async def _attempt(
+        self, op: Callable[[AsyncLetta], Awaitable[T]], stats: LettaStats | None
+    ) -> T:
+        if self.rate is not None:
+            await self.rate.acquire()
+        async with self.limiter:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            began = time.perf_counter()
+            try:
+                # A safety net over the HTTP timeouts (which apply per read, not per request).
+                limit = self.config.request_timeout + self.config.connect_timeout
+                with anyio.fail_after(limit):
+                    result = await op(self.client)
+            except TimeoutError as exc:
+                raise APITimeoutError(request=httpx.Request("POST", self.server)) from exc
+            finally:
+                self.in_flight -= 1
+                if stats is not None:
+                    stats.duration.observe(time.perf_counter() - began)
+        if stats is not None:
+            stats.requests["ok"] += 1
+        return result
