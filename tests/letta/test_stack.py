@@ -198,8 +198,6 @@ async def test_kill_and_restart_letta_server(
 
         await anyio.to_thread.run_sync(letta_stack.letta.restart)
         assert letta_stack.letta.is_healthy()
-        # The scripted LLM notices that the killed server hung up.
-        assert (await admin.wait(chat_requests_at_least=1, wait_seconds=5)).satisfied
 
     resp = await client.agents.messages.create(
         agent_id=agent_id, messages=[{"role": "user", "content": "after restart"}]

@@ -1,0 +1,223 @@
+"""A content team under an orchestrator: research and writing in parallel, then editing.
+
+The ``chief`` (an :class:`OrchestratorAgent`) decides whom to delegate to with its ``delegate``
+tool; ``researcher``, ``writer`` and ``editor`` are plain Letta agents whose descriptions (from
+their :class:`AgentSpec`) are what the chief sees about them. The run returns a record (plan,
+every delegation with answer / latency / tokens / status, the final answer) printed here with
+its Mermaid sequence diagram.
+
+Run: ``python examples/content_team.py ["a topic"]``. Without ``LETTA_BASE_URL`` it starts (or
+reuses) the local stack (scripted LLM + Letta 0.16.8) and scripts the LLM: the chief delegates
+to researcher and writer in one call, then to the editor, then synthesises. With
+``LETTA_BASE_URL`` (and ``LETTA_MODEL``, ``LETTA_EMBEDDING``, ``LETTA_API_KEY``) it uses that
+server and a real model, which decides on its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import anyio
+
+from letta_actors import ActorSystem
+from letta_actors.actors.letta import AgentOptions, AgentSpec, LettaAgent, LettaConnection
+from letta_actors.localstack import LettaEnvironment, letta_environment
+from letta_actors.patterns.orchestrator import (
+    DELEGATE,
+    Orchestrator,
+    OrchestratorAgent,
+    OrchestratorResult,
+    OrchestratorSpec,
+)
+
+#: The team definition: role -> (description shown to the chief, persona).
+ROLES: dict[str, tuple[str, str]] = {
+    "researcher": (
+        "Researches a topic: gathers key facts, figures and angles, as short bullet notes.",
+        "A meticulous researcher who answers with concise, factual bullet notes.",
+    ),
+    "writer": (
+        "Writes a first draft (about 150 words) on a topic for a general audience.",
+        "A clear, lively writer of short articles.",
+    ),
+    "editor": (
+        "Edits a draft against research notes: fixes facts, tightens prose, returns the "
+        "final text.",
+        "A careful editor who returns only the improved text.",
+    ),
+}
+CHIEF_SYSTEM = (
+    "You are the editor-in-chief of a small content team. For every request: first use the "
+    "`delegate` tool ONCE with two tasks, research for the researcher and a first draft for "
+    "the writer; then delegate the editing to the editor, giving it the draft and the notes "
+    "(specialists do not see your conversation); then answer with the final article."
+)
+
+
+def team_specs(env: LettaEnvironment, token: str) -> tuple[AgentSpec, dict[str, AgentSpec]]:
+    """The chief's spec and each specialist's, named and tagged with ``token``."""
+
+    def spec(role: str, system: str, description: str | None, persona: str) -> AgentSpec:
+        return AgentSpec(
+            name=f"content-{role}-{token}",
+            system=f"{system}\n[content-team {token}:{role}]",
+            description=description,
+            persona=persona,
+            model=env.model,
+            embedding=env.embedding,
+            tags=("example", "content-team", token),
+        )
+
+    chief = spec("chief", CHIEF_SYSTEM, "Runs the content team.", "An experienced editor-in-chief.")
+    specialists = {
+        role: spec(role, f"You are the {role} of a content team. {persona}", description, persona)
+        for role, (description, persona) in ROLES.items()
+    }
+    return chief, specialists
+
+
+async def build_content_team(
+    system: ActorSystem, conn: LettaConnection, env: LettaEnvironment, token: str
+) -> Orchestrator:
+    """Spawn the chief and its specialists in ``system``, link them, return the runner."""
+    chief, specialists = team_specs(env, token)
+    for role, agent_spec in specialists.items():
+        await system.spawn(LettaAgent.factory(agent_spec, conn), name=role)
+    options = AgentOptions(tool_timeout=400)  # a delegation round may take a while
+    await system.spawn(OrchestratorAgent.factory(chief, conn, options=options), name="chief")
+    spec = OrchestratorSpec(
+        name="content-team",
+        orchestrator="chief",
+        specialists=tuple(specialists),
+        max_rounds=3,
+        max_delegations=6,
+        delegation_timeout=300,
+        timeout=900,
+    )
+    orchestrator = Orchestrator(system, spec)
+    orchestrator.link_team()
+    return orchestrator
+
+
+def script_llm(env: LettaEnvironment, token: str) -> None:
+    """Local stack only: script what the chief decides and what each specialist answers."""
+    from letta_actors.localstack import Rule, TextReply, ToolCall, ToolCallsReply
+
+    assert env.stack is not None
+
+    def delegate(plan: str, *pairs: tuple[str, str]) -> ToolCallsReply:
+        items = [{"specialist": s, "task": t} for s, t in pairs]
+        arguments = {"delegations": items, "plan": plan}
+        return ToolCallsReply(calls=[ToolCall(name=DELEGATE, arguments=arguments)])
+
+    def who(role: str) -> str:
+        return f"[content-team {token}:{role}]"
+
+    env.stack.admin.set_rules(
+        [
+            Rule(
+                name="chief-plans",
+                system_contains=who("chief"),
+                last_role="user",
+                reply=delegate(
+                    "research and draft in parallel, then edit",
+                    ("researcher", "Gather key facts about: {last_message}"),
+                    ("writer", "Write a ~150-word first draft about: {last_message}"),
+                ),
+            ),
+            Rule(
+                name="chief-synthesises",
+                system_contains=who("chief"),
+                last_role="tool",
+                last_message_contains="Edited:",
+                reply=TextReply(
+                    text="Final article, researched, drafted and edited: {last_message_text}"
+                ),
+            ),
+            Rule(
+                name="chief-sends-to-editor",
+                system_contains=who("chief"),
+                last_role="tool",
+                reply=delegate(
+                    "the editor merges the notes into the draft",
+                    ("editor", "Edit the draft against the notes: {last_message_text}"),
+                ),
+            ),
+            Rule(
+                name="researcher",
+                system_contains=who("researcher"),
+                latency_seconds=0.5,
+                reply=TextReply(
+                    text="Notes: sea otters hold hands while sleeping; they have "
+                    "the densest fur of any animal; they use rocks as tools."
+                ),
+            ),
+            Rule(
+                name="writer",
+                system_contains=who("writer"),
+                latency_seconds=0.5,
+                reply=TextReply(
+                    text="Draft: Otters are playful, clever swimmers that keep "
+                    "warm with thick fur and crack shellfish with stones."
+                ),
+            ),
+            Rule(
+                name="editor",
+                system_contains=who("editor"),
+                reply=TextReply(
+                    text="Edited: Otters, the ocean's engineers, crack shellfish on rocks, "
+                    "stay warm in the densest fur on Earth, and hold hands "
+                    "as they sleep."
+                ),
+            ),
+        ]
+    )
+
+
+def print_record(result: OrchestratorResult) -> None:
+    print(f"run {result.run_id}: {result.status} in {result.duration:.2f} s")
+    for step in result.plan:
+        assigned = ", ".join(a.specialist for a in step.assignments)
+        print(
+            f"  plan {step.round}: {assigned} ({step.rationale or 'no rationale'})"
+            + (f" REFUSED: {step.refused}" if step.refused else "")
+        )
+    for d in result.delegations:
+        label, outcome = ("answer", d.answer) if d.status == "ok" else ("error", d.error)
+        print(
+            f"  #{d.id} {d.from_agent} -> {d.to} [{d.status}, {d.latency:.2f} s, "
+            f"{d.usage.total_tokens} tokens]"
+        )
+        print(f"     task: {d.task[:100]}\n     {label}: {str(outcome)[:160]}")
+    print("  tokens per agent:")
+    for agent, usage in result.usage.items():
+        print(
+            f"    {agent}: {usage.total_tokens} ({usage.prompt_tokens} prompt, "
+            f"{usage.completion_tokens} completion)"
+        )
+    print(f"answer: {result.answer}")
+    print("\n```mermaid\n" + result.to_mermaid() + "\n```")
+
+
+async def main(topic: str = "sea otters") -> OrchestratorResult:
+    token = uuid.uuid4().hex[:8]
+    with letta_environment() as env:
+        if env.scripted:
+            script_llm(env, token)
+        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
+            try:
+                async with ActorSystem(enforce_links=True) as system:
+                    orchestrator = await build_content_team(system, conn, env, token)
+                    result = await orchestrator.run(topic)
+                    print_record(result)
+            finally:  # the example cleans up after itself
+                with anyio.CancelScope(shield=True):
+                    ids = [a.id async for a in conn.client.agents.list(tags=[token])]
+                    for agent_id in ids:
+                        await conn.client.agents.delete(agent_id)
+    return result
+
+
+if __name__ == "__main__":
+    anyio.run(main, sys.argv[1] if len(sys.argv) > 1 else "sea otters")

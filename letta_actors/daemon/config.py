@@ -1,0 +1,215 @@
+"""The team file's schema: pydantic models for every section of a ``team.toml``.
+
+A file declares one team: the Letta server, the agents (Letta agents or Python actors), their
+links and topics, the supervision tree, the workflows, and the HTTP API and metrics listeners.
+Secrets are never written in the file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..actors._mailbox import MailboxConfig
+from ..actors.letta import AgentOptions
+from ..supervisors import Backoff, Intensity
+from ..supervisors._spec import RestartType, Strategy
+from .workflows import Workflow
+
+#: Actor, supervisor and workflow names: what a URL path segment and a log field can hold.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+EnvVar = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TeamSection(_Section):
+    """``[team]``: the team's name and system-wide settings.
+
+    ``python_path``: folders (relative to the file) added to ``sys.path`` so ``factory`` import
+    paths of Python agents resolve; ``enforce_links``: agents may only message linked peers;
+    ``ask_timeout``: default seconds for asks; ``shutdown_timeout``: seconds to drain and stop
+    after a stop signal (in-flight requests first, then mailboxes, in reverse start order).
+    """
+
+    name: Name = "team"
+    python_path: tuple[str, ...] = ()
+    enforce_links: bool = False
+    ask_timeout: float = Field(default=60.0, gt=0)
+    shutdown_timeout: float = Field(default=30.0, gt=0)
+
+
+class LettaSection(_Section):
+    """``[letta]``: the Letta server. The API key is read from ``api_key_env`` (if set)."""
+
+    base_url: str = "http://127.0.0.1:8283"
+    api_key_env: EnvVar | None = "LETTA_API_KEY"
+    max_in_flight: int = Field(default=8, ge=1)
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    request_timeout: float = Field(default=300.0, gt=0)
+    model: str | None = None
+    embedding: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url.rstrip("/")
+
+
+class _AgentBase(_Section):
+    """Settings every agent has: its mailbox, its place in the supervision tree, its topics."""
+
+    mailbox: MailboxConfig = MailboxConfig()
+    supervisor: Name = "root"
+    restart: RestartType = "permanent"
+    shutdown: float | None = Field(default=None, gt=0)
+    max_attempts: int = Field(default=1, ge=1, le=100)
+    subscribe: tuple[str, ...] = ()
+
+
+class LettaAgentConfig(_AgentBase):
+    """``kind = "letta"``: a Letta agent, found or created by ``letta_name`` (default
+    ``<team>-<agent>``) or attached by ``agent_id``. ``model``/``embedding`` default to
+    ``[letta]``'s. ``tools`` are server-side tool names; ``options`` are :class:`AgentOptions`."""
+
+    kind: Literal["letta"] = "letta"
+    letta_name: str | None = Field(default=None, min_length=1)
+    agent_id: str | None = None
+    persona: str | None = None
+    system: str | None = None
+    human: str | None = None
+    description: str | None = None
+    model: str | None = None
+    embedding: str | None = None
+    tags: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    options: AgentOptions = AgentOptions()
+
+
+class PythonAgentConfig(_AgentBase):
+    """``kind = "python"``: an actor made by ``factory`` (``"module:callable"``, an
+    :class:`~letta_actors.Actor` subclass or a function returning one) called with ``args``."""
+
+    kind: Literal["python"]
+    factory: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+
+    @field_validator("factory")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", value):
+            raise ValueError("must be an import path like 'package.module:Callable'")
+        return value
+
+
+AgentConfig = Annotated[LettaAgentConfig | PythonAgentConfig, Field(discriminator="kind")]
+
+
+class SupervisorConfig(_Section):
+    """A supervisor of the tree: ``[supervision]`` is the root, ``[supervisors.NAME]`` others
+    (under ``parent``, default the root). Agents name theirs with ``supervisor``."""
+
+    strategy: Strategy = "one_for_one"
+    intensity: Intensity = Intensity()
+    backoff: Backoff = Backoff()
+    parent: Name = "root"
+
+
+class Link(_Section):
+    """A bus link: ``from`` may message ``to`` (and back, unless ``both_ways = false``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    source: Name = Field(alias="from")
+    target: Name = Field(alias="to")
+    both_ways: bool = True
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiSection(_Section):
+    """``[api]``: the HTTP API listener (loopback by default).
+
+    ``token_env`` names the variable holding the bearer token; a token is required whenever
+    ``host`` is not a loopback address, and enforced whenever it is set. ``max_body_bytes``
+    bounds request bodies (413 beyond); ``max_ask_timeout`` bounds the timeout a client asks
+    for; ``retry_after`` is the ``Retry-After`` (seconds) sent with 503.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    token_env: EnvVar = "LETTA_ACTORS_API_TOKEN"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_ask_timeout: float = Field(default=600.0, gt=0)
+    retry_after: int = Field(default=1, ge=1)
+    max_runs_kept: int = Field(default=1000, ge=1)
+
+    @property
+    def loopback(self) -> bool:
+        return _loopback(self.host)
+
+
+class MetricsSection(_Section):
+    """``[metrics]``: Prometheus metrics, on the API at ``/metrics`` and, with ``port`` set,
+    also on a listener of their own (``host``, loopback by default)."""
+
+    enabled: bool = True
+    labels: Literal["actor", "group"] = "actor"
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+
+class LoggingSection(_Section):
+    """``[logging]``: ``level`` and ``format`` (``text`` or ``json``)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class TeamConfig(_Section):
+    """A whole team file. Agents, supervisors and workflows are tables keyed by name, in the
+    file's order (agents start in that order and stop in reverse)."""
+
+    team: TeamSection = TeamSection()
+    letta: LettaSection = LettaSection()
+    agents: dict[Name, AgentConfig] = Field(min_length=1)
+    links: tuple[Link, ...] = ()
+    topics: dict[str, tuple[Name, ...]] = Field(default_factory=dict)
+    supervision: SupervisorConfig = SupervisorConfig()
+    supervisors: dict[Name, SupervisorConfig] = Field(default_factory=dict)
+    workflows: dict[Name, Workflow] = Field(default_factory=dict)
+    api: ApiSection = ApiSection()
+    metrics: MetricsSection = MetricsSection()
+    logging: LoggingSection = LoggingSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_kind(cls, data: Any) -> Any:
+        """An agent without ``kind`` is a Letta agent."""
+        if isinstance(data, dict) and isinstance(data.get("agents"), dict):
+            agents = {
+                name: {"kind": "letta", **agent} if isinstance(agent, dict) else agent
+                for name, agent in data["agents"].items()
+            }
+            data = {**data, "agents": agents}
+        return data
+
+    def letta_agents(self) -> dict[str, LettaAgentConfig]:
+        return {n: a for n, a in self.agents.items() if isinstance(a, LettaAgentConfig)}

@@ -1,0 +1,75 @@
+"""Text views of a team file for ``letta-actors check``: the team, its supervision tree,
+its link graph, its topics and workflows."""
+
+from __future__ import annotations
+
+from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+
+ROOT = "root"
+
+
+def _agent_line(name: str, config: TeamConfig) -> str:
+    agent = config.agents[name]
+    if isinstance(agent, LettaAgentConfig):
+        what = f"letta, model {agent.model or config.letta.model or '(server default)'}"
+    else:
+        assert isinstance(agent, PythonAgentConfig)
+        what = f"python {agent.factory}"
+    box = agent.mailbox
+    return f"{name} ({what}; mailbox {box.capacity} {box.overflow}; {agent.restart})"
+
+
+def tree(config: TeamConfig) -> list[str]:
+    """The supervision tree, children in start order."""
+    lines: list[str] = []
+
+    def walk(supervisor: str, settings: str, depth: int) -> None:
+        lines.append(f"{'  ' * depth}{supervisor} [{settings}]")
+        for name, sup in config.supervisors.items():
+            if sup.parent == supervisor:
+                i = sup.intensity
+                walk(name, f"{sup.strategy}, {i.max_restarts} in {i.period:g} s", depth + 1)
+        for name, agent in config.agents.items():
+            if agent.supervisor == supervisor:
+                lines.append(f"{'  ' * (depth + 1)}{_agent_line(name, config)}")
+
+    root = config.supervision
+    walk(ROOT, f"{root.strategy}, {root.intensity.max_restarts} in {root.intensity.period:g} s", 0)
+    return lines
+
+
+def link_graph(config: TeamConfig) -> list[str]:
+    """Who may message whom, one line per agent with links (``a -> b, c``)."""
+    out: dict[str, set[str]] = {}
+    for link in config.links:
+        out.setdefault(link.source, set()).add(link.target)
+        if link.both_ways:
+            out.setdefault(link.target, set()).add(link.source)
+    return [f"{a} -> {', '.join(sorted(b))}" for a, b in out.items()]
+
+
+def describe(config: TeamConfig) -> str:
+    """Everything ``check`` prints for a valid file."""
+    enforced = "enforced" if config.team.enforce_links else "not enforced"
+    lines = [f"team {config.team.name!r}: {len(config.agents)} agents", "", "supervision tree:"]
+    lines += [f"  {line}" for line in tree(config)]
+    lines += ["", f"links ({enforced}):"]
+    lines += [f"  {line}" for line in link_graph(config)] or ["  (none)"]
+    topics = {t: list(n) for t, n in config.topics.items()}
+    for name, agent in config.agents.items():
+        for topic in agent.subscribe:
+            topics.setdefault(topic, []).append(name)
+    lines += ["", "topics:"]
+    lines += [f"  {t}: {', '.join(n)}" for t, n in topics.items()] or ["  (none)"]
+    lines += ["", "workflows:"]
+    for name, flow in config.workflows.items():
+        joint = " -> " if flow.kind == "pipeline" else ", "
+        lines.append(f"  {name} ({flow.kind}): {joint.join(flow.actors())}")
+    if not config.workflows:
+        lines.append("  (none)")
+    api = config.api
+    auth = f"bearer token from ${api.token_env}" + ("" if api.loopback else " (required)")
+    lines += ["", f"api: {api.host}:{api.port} ({auth})" if api.enabled else "api: disabled"]
+    if config.letta_agents():
+        lines.append(f"letta: {config.letta.base_url}")
+    return "\n".join(lines)

@@ -1,0 +1,440 @@
+"""A team, running: the actor system built from a :class:`TeamConfig`, and the work it does.
+
+``async with Team(config) as team:`` connects to Letta (when the file has Letta agents),
+starts the system with the root supervisor's settings, spawns the supervisors and then the
+agents in file order, and declares links and topic subscriptions. Leaving it cancels the
+workflow runs still going (their records say so), then stops the actors in reverse start order,
+draining their mailboxes within ``team.shutdown_timeout``.
+
+The daemon's HTTP API and embedding applications use the same object: :meth:`ask`,
+:meth:`tell`, :meth:`start_run`, :meth:`actors`, :meth:`readiness`, and for a graceful stop
+:meth:`stop_accepting` then :meth:`wait_idle`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import math
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..actors._actor import Actor
+from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
+from ..errors import ActorNotFound, SystemStopped
+from ..metrics import SystemMetrics
+from ..patterns.monitoring import health_check
+from ..supervisors import Supervisor
+from ..system import ActorSystem
+from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from .loader import ConfigError, ConfigIssue
+from .runs import RunEntry, RunStore
+
+log = logging.getLogger("letta_actors.daemon")
+
+ActorFactory = Callable[[], Actor]
+
+
+class NotAccepting(Exception):
+    """The team is stopping and takes no new work."""
+
+
+class Abandoned(Exception):
+    """The ask was still waiting when the stop deadline passed; it was given up."""
+
+
+class UnknownName(LookupError):
+    """No agent or workflow of that name is declared."""
+
+
+def _import(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def python_factories(config: TeamConfig, base_dir: Path | None = None) -> dict[str, ActorFactory]:
+    """Import the factories of the Python agents (``python_path`` joined to ``base_dir``);
+    raises :class:`ConfigError` naming every agent whose factory cannot be imported."""
+    for folder in config.team.python_path:
+        resolved = str((base_dir or Path.cwd()) / folder)
+        if resolved not in sys.path:
+            sys.path.insert(0, resolved)
+    factories: dict[str, ActorFactory] = {}
+    issues: list[ConfigIssue] = []
+    for name, agent in config.agents.items():
+        if not isinstance(agent, PythonAgentConfig):
+            continue
+        try:
+            target = _import(agent.factory)
+        except Exception as exc:
+            where = f"agents.{name}.factory"
+            issues.append(ConfigIssue(where, f"cannot import {agent.factory!r}: {exc}"))
+            continue
+        if not callable(target):
+            issues.append(ConfigIssue(f"agents.{name}.factory", "is not callable"))
+            continue
+        factories[name] = functools.partial(target, **agent.args)
+    if issues:
+        raise ConfigError("<team>", issues)
+    return factories
+
+
+def letta_spec(team: str, name: str, agent: LettaAgentConfig, config: TeamConfig) -> AgentSpec:
+    """The :class:`AgentSpec` of a declared Letta agent."""
+    return AgentSpec(
+        agent_id=agent.agent_id,
+        name=agent.letta_name or f"{team}-{name}",
+        system=agent.system,
+        persona=agent.persona,
+        human=agent.human,
+        model=agent.model or config.letta.model,
+        embedding=agent.embedding or config.letta.embedding,
+        tags=(*agent.tags, team),
+        tools=agent.tools,
+        description=agent.description,
+    )
+
+
+class Team:
+    """A running team (see the module docstring). ``env`` supplies the secrets' variables."""
+
+    def __init__(
+        self,
+        config: TeamConfig,
+        *,
+        base_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        factories: Mapping[str, ActorFactory] | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.env = os.environ if env is None else env
+        self._factories = dict(factories) if factories is not None else None
+        self.runs = RunStore(config.api.max_runs_kept)
+        self.accepting = False
+        self.started = False
+        self.connection: LettaConnection | None = None
+        self.metrics: SystemMetrics | None = None
+        self._system: ActorSystem | None = None
+        self._tg: TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
+        self._in_flight = 0
+        self._idle: anyio.Event | None = None
+        #: Asks over the API that were refused or failed because the team was stopping.
+        self.refused_at_stop = 0
+        #: Asks given up at the stop deadline (agent, message summary), reported at exit.
+        self.abandoned: list[dict[str, str]] = []
+        self._asks: set[anyio.CancelScope] = set()
+
+    @property
+    def system(self) -> ActorSystem:
+        if self._system is None:
+            raise SystemStopped("the team is not running")
+        return self._system
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        config = self.config
+        factories = self._factories
+        if factories is None:
+            factories = python_factories(config, self.base_dir)
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            if config.letta_agents():
+                key_var = config.letta.api_key_env
+                self.connection = await stack.enter_async_context(
+                    LettaConnection(
+                        base_url=config.letta.base_url,
+                        api_key=self.env.get(key_var) if key_var else None,
+                        max_in_flight=config.letta.max_in_flight,
+                        requests_per_minute=config.letta.requests_per_minute,
+                        request_timeout=config.letta.request_timeout,
+                    )
+                )
+            root = config.supervision
+            self._system = await stack.enter_async_context(
+                ActorSystem(
+                    name=config.team.name,
+                    enforce_links=config.team.enforce_links,
+                    ask_timeout=config.team.ask_timeout,
+                    shutdown_timeout=config.team.shutdown_timeout,
+                    strategy=root.strategy,
+                    intensity=root.intensity,
+                    backoff=root.backoff,
+                )
+            )
+            self._tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.push_async_callback(self.cancel_runs)  # runs first, then the task group
+            await self._populate(factories)
+            if config.metrics.enabled:
+                self.metrics = SystemMetrics(self.system, labels=config.metrics.labels)
+                stack.callback(self.metrics.close)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self.started = self.accepting = True
+        log.info("team %r started: %d agents", config.team.name, len(config.agents))
+        return self
+
+    async def _populate(self, factories: Mapping[str, ActorFactory]) -> None:
+        config, system = self.config, self.system
+        for link in config.links:
+            system.bus.link(link.source, link.target, both_ways=link.both_ways)
+        for name, sup in config.supervisors.items():
+            supervisor: ActorFactory = functools.partial(
+                Supervisor, strategy=sup.strategy, intensity=sup.intensity, backoff=sup.backoff
+            )
+            await system.spawn(supervisor, name=name, supervisor=sup.parent)
+        for name, agent in config.agents.items():
+            factory: ActorFactory
+            if isinstance(agent, LettaAgentConfig):
+                assert self.connection is not None
+                spec = letta_spec(config.team.name, name, agent, config)
+                factory = LettaAgent.factory(spec, self.connection, options=agent.options)
+            else:
+                factory = factories[name]
+            await system.spawn(
+                factory,
+                name=name,
+                mailbox=agent.mailbox,
+                restart=agent.restart,
+                shutdown=agent.shutdown,
+                max_attempts=agent.max_attempts,
+                supervisor=agent.supervisor,
+            )
+            log.info("started agent %s", name, extra={"actor": name})
+            for topic in agent.subscribe:
+                system.bus.subscribe(topic, name)
+        for topic, names in config.topics.items():
+            for name in names:
+                system.bus.subscribe(topic, name)
+
+    async def cancel_runs(self) -> None:
+        """Cancel every run still going (each returns its record, marked cancelled)."""
+        for entry in self.runs.running():
+            entry.control.cancel()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.accepting = False
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                return await stack.__aexit__(exc_type, exc, tb)
+            return None
+        finally:
+            self.started = False
+            log.info("team %r stopped", self.config.team.name)
+
+    # -- graceful stop --------------------------------------------------------------------
+
+    def stop_accepting(self) -> None:
+        """Refuse new asks, tells and runs (:class:`NotAccepting`); work already taken goes on."""
+        self.accepting = False
+
+    @property
+    def in_flight(self) -> int:
+        """Asks and runs taken over the API and not finished yet."""
+        return self._in_flight
+
+    async def wait_idle(self, timeout: float = math.inf) -> bool:
+        """Wait until no ask or run is in flight, at most ``timeout`` s; True when idle."""
+        with anyio.move_on_after(timeout):
+            while self._in_flight:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+        return self._in_flight == 0
+
+    @asynccontextmanager
+    async def _work(self) -> AsyncIterator[None]:
+        if not self.accepting:
+            raise NotAccepting("the team is stopping")
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._idle is not None:
+                self._idle.set()
+
+    # -- work -----------------------------------------------------------------------------
+
+    def _agent(self, name: str) -> str:
+        if name not in self.config.agents:
+            raise UnknownName(f"no agent named {name!r}")
+        return name
+
+    async def ask(self, agent: str, message: Any, *, timeout: float | None = None) -> Any:
+        """Ask a declared agent; raises :class:`UnknownName`, :class:`NotAccepting` and the
+        errors of :meth:`letta_actors.bus.Bus.ask`."""
+        name = self._agent(agent)
+        async with self._work():
+            with anyio.CancelScope() as scope:
+                self._asks.add(scope)
+                try:
+                    return await self.system.bus.ask(name, message, timeout=timeout)
+                finally:
+                    self._asks.discard(scope)
+            self.abandoned.append({"agent": name, "message": _summary(message)})
+            raise Abandoned(f"{name!r} had not answered when the stop deadline passed")
+
+    def abandon_asks(self) -> int:
+        """Give up every ask still waiting (each raises :class:`Abandoned` to its caller, and is
+        listed in :meth:`unfinished`); returns how many."""
+        scopes = list(self._asks)
+        for scope in scopes:
+            scope.cancel()
+        return len(scopes)
+
+    async def tell(self, agent: str, message: Any) -> None:
+        """Tell a declared agent (queued; handled, or dead-lettered with its reason)."""
+        name = self._agent(agent)
+        async with self._work():
+            if self.system.cell(name) is None:
+                raise ActorNotFound(name)
+            await self.system.bus.tell(name, message)
+
+    def start_run(self, workflow: str, message: Any) -> RunEntry:
+        """Start a declared workflow in the background; its entry tracks it to the end."""
+        declared = self.config.workflows.get(workflow)
+        if declared is None:
+            raise UnknownName(f"no workflow named {workflow!r}")
+        if not self.accepting or self._tg is None:
+            raise NotAccepting("the team is stopping")
+        entry = RunEntry(workflow, message)
+        self.runs.add(entry)
+
+        async def run() -> None:
+            async with self._work_taken():
+                try:
+                    record = await declared.run(self.system, workflow, message, entry.control)
+                except Exception as exc:
+                    log.exception("workflow run failed", extra={"run_id": entry.id})
+                    entry.finish(None, f"{type(exc).__name__}: {exc}")
+                else:
+                    entry.finish(record)
+                log.info(
+                    "run %s of %s: %s",
+                    entry.id,
+                    workflow,
+                    entry.status,
+                    extra={"run_id": entry.id, "workflow": workflow},
+                )
+
+        self._tg.start_soon(run)
+        log.info(
+            "run %s of %s started",
+            entry.id,
+            workflow,
+            extra={"run_id": entry.id, "workflow": workflow},
+        )
+        return entry
+
+    @asynccontextmanager
+    async def _work_taken(self) -> AsyncIterator[None]:
+        """Count work already accepted (a run started before a stop began)."""
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._idle is not None:
+                self._idle.set()
+
+    # -- observation ----------------------------------------------------------------------
+
+    def actors(self) -> list[dict[str, Any]]:
+        """Every actor (supervisors included): state, mailbox depth, restarts, what it works
+        on now (a summary of the message it is handling, if any)."""
+        out: list[dict[str, Any]] = []
+        for info in self.system.actors():
+            cell = self.system.cell(info.name)
+            current = cell.current if cell is not None else None
+            stats = info.stats
+            out.append(
+                {
+                    "name": info.name,
+                    "kind": self._kind(info.name),
+                    "state": str(info.state),
+                    "supervisor": info.supervisor,
+                    "actor_class": info.actor_class,
+                    "mailbox_depth": info.mailbox_depth,
+                    "mailbox_capacity": info.mailbox_capacity,
+                    "restarts": stats.restarts,
+                    "processed": stats.processed,
+                    "failed": stats.failed,
+                    "working_on": _summary(current.payload) if current is not None else None,
+                }
+            )
+        return out
+
+    def _kind(self, name: str) -> str:
+        agent = self.config.agents.get(name)
+        return agent.kind if agent is not None else "supervisor"
+
+    async def readiness(self, timeout: float = 5.0) -> tuple[bool, dict[str, Any]]:
+        """Ready: started, accepting, every actor running, and every Letta server and agent
+        answering (:func:`~letta_actors.patterns.monitoring.health_check`)."""
+        if not self.started:
+            return False, {"started": False}
+        report = await health_check(self.system, timeout=timeout)
+        ready = report.healthy and self.accepting
+        return ready, {
+            "started": True,
+            "accepting": self.accepting,
+            **report.model_dump(mode="json"),
+        }
+
+    def unfinished(self) -> dict[str, Any]:
+        """What was not finished normally: runs that ended cancelled or timed out, asks refused
+        while stopping, and every dead letter (by reason, and each one's recipient and id)."""
+        system = self._system
+        letters = list(system.dead_letters) if system is not None else []
+        runs = [
+            r.summary()
+            for r in self.runs
+            if r.status in ("cancelled", "timed_out", "running", "failed")
+        ]
+        return {
+            "runs": [{k: r[k] for k in ("run_id", "workflow", "status", "error")} for r in runs],
+            "refused_at_stop": self.refused_at_stop,
+            "abandoned_asks": list(self.abandoned),
+            "dead_letters": {
+                "totals": dict(system.dead_letters.totals) if system is not None else {},
+                "letters": [
+                    {
+                        "recipient": d.envelope.recipient,
+                        "message_id": d.envelope.id,
+                        "reason": str(d.reason),
+                        "error": d.error_text,
+                        "message": _summary(d.envelope.payload),
+                    }
+                    for d in letters
+                ],
+            },
+        }
+
+
+def _summary(payload: Any, limit: int = 120) -> str:
+    text = payload if isinstance(payload, str) else repr(payload)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,112 @@
+"""Workflows declared in a team file: one pydantic model per pattern, told apart by ``kind``.
+
+Each declaration knows the actors it uses (for checking the file) and how to run itself on a
+system with an input message, returning the pattern's :class:`~letta_actors.patterns.RunRecord`.
+New patterns join the :data:`Workflow` union with a ``kind`` of their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..patterns import FanOut, FanOutSpec, FanOutTask, Pipeline, PipelineSpec, Stage
+
+if TYPE_CHECKING:
+    from ..patterns import RunControl, RunRecord
+    from ..system import ActorSystem
+
+#: In a fan-out task's message, replaced by the run's input.
+INPUT_PLACEHOLDER = "{input}"
+
+
+class _WorkflowBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = None
+    timeout: float | None = Field(default=600.0, gt=0)
+
+
+class PipelineWorkflow(_WorkflowBase):
+    """``kind = "pipeline"``: the input goes through ``stages`` in order (see
+    :class:`~letta_actors.patterns.PipelineSpec`)."""
+
+    kind: Literal["pipeline"]
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    progress_topic: str | None = "pipeline.progress"
+
+    @field_validator("stages")
+    @classmethod
+    def _unique(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        if len({stage.name for stage in stages}) != len(stages):
+            raise ValueError("stage names must be unique")
+        return stages
+
+    def actors(self) -> list[str]:
+        return [stage.actor for stage in self.stages]
+
+    async def run(
+        self, system: ActorSystem, name: str, message: Any, control: RunControl
+    ) -> RunRecord:
+        spec = PipelineSpec(name=name, stages=self.stages, progress_topic=self.progress_topic)
+        return await Pipeline(system, spec).run(message, timeout=self.timeout, control=control)
+
+
+class FanOutTaskConfig(BaseModel):
+    """One task of a fan-out; ``{input}`` in a string ``message`` becomes the run's input."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    agent: str = Field(min_length=1)
+    message: Any = INPUT_PLACEHOLDER
+
+
+class FanOutWorkflow(_WorkflowBase):
+    """``kind = "fan_out"``: every task at once, bounded by ``concurrency`` (see
+    :class:`~letta_actors.patterns.FanOutSpec`)."""
+
+    kind: Literal["fan_out"]
+    tasks: tuple[FanOutTaskConfig, ...] = Field(min_length=1)
+    concurrency: int = Field(default=8, ge=1, le=1000)
+    task_timeout: float | None = Field(default=None, gt=0)
+    cancel_on_failure: bool = False
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique(cls, tasks: tuple[FanOutTaskConfig, ...]) -> tuple[FanOutTaskConfig, ...]:
+        if len({task.id for task in tasks}) != len(tasks):
+            raise ValueError("task ids must be unique")
+        return tasks
+
+    def actors(self) -> list[str]:
+        return [task.agent for task in self.tasks]
+
+    def spec(self, name: str, message: Any) -> FanOutSpec:
+        def fill(template: Any) -> Any:
+            if isinstance(template, str):
+                if template == INPUT_PLACEHOLDER:
+                    return message
+                return template.replace(INPUT_PLACEHOLDER, str(message))
+            return template
+
+        tasks = tuple(
+            FanOutTask(id=t.id, agent=t.agent, message=fill(t.message)) for t in self.tasks
+        )
+        return FanOutSpec(
+            name=name,
+            tasks=tasks,
+            concurrency=self.concurrency,
+            task_timeout=self.task_timeout,
+            cancel_on_failure=self.cancel_on_failure,
+        )
+
+    async def run(
+        self, system: ActorSystem, name: str, message: Any, control: RunControl
+    ) -> RunRecord:
+        fan_out = FanOut(system, self.spec(name, message))
+        return await fan_out.run(timeout=self.timeout, control=control)
+
+
+Workflow = Annotated[PipelineWorkflow | FanOutWorkflow, Field(discriminator="kind")]

@@ -1,0 +1,124 @@
+"""The team file: schema, every error at once, secrets never in the file, the example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from letta_actors.daemon import ConfigError, load_config, parse_config
+from letta_actors.daemon.config import LettaAgentConfig, PythonAgentConfig
+from letta_actors.daemon.describe import describe
+from letta_actors.daemon.team import python_factories
+
+from .helpers import ECHO_TEAM, REPO
+
+BROKEN = """
+[letta]
+api_key = "sk-do-not-write-me"
+base_url = "ftp://nowhere"
+
+[agents.a]
+kind = "python"
+factory = "no-colon"
+mailbox = { capacity = 0, overflow = "explode" }
+
+[agents.b]
+persona = "p"
+supervisor = "ghost"
+colour = "blue"
+
+[[links]]
+from = "a"
+to = "zz"
+
+[workflows.w]
+kind = "pipeline"
+stages = [{ name = "s", actor = "nobody" }, { name = "s", actor = "a" }]
+
+[workflows.v]
+kind = "teleport"
+
+[api]
+port = 70000
+"""
+
+
+def test_every_error_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(BROKEN, "team.toml")
+    found = {(issue.location, issue.message.split(" (got")[0]) for issue in caught.value.issues}
+    locations = {location for location, _ in found}
+    assert {
+        "letta.api_key",
+        "letta.base_url",
+        "agents.a.factory",
+        "agents.a.mailbox.capacity",
+        "agents.a.mailbox.overflow",
+        "agents.b.colour",
+        "agents.b.supervisor",
+        "links[0].to",
+        "workflows.w.stages",
+        "workflows.w.stages[0].actor",
+        "workflows.v",
+        "api.port",
+    } <= locations
+    text = str(caught.value)
+    assert text.startswith("team.toml: ")
+    assert all(line.startswith("team.toml: ") for line in text.splitlines())
+    assert "sk-do-not-write-me" not in text
+    assert ("agents.b.colour", "unknown field") in found
+    assert ("links[0].to", "unknown agent 'zz'") in found
+
+
+def test_invalid_toml_names_the_line() -> None:
+    with pytest.raises(ConfigError, match=r"t\.toml: invalid TOML: .*line 2"):
+        parse_config("[team]\nname = \n", "t.toml")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config("/nonexistent/team.toml")
+
+
+def test_valid_team(tmp_path: Path) -> None:
+    config = parse_config(ECHO_TEAM)
+    assert list(config.agents) == ["echo", "upper", "slow", "tiny", "failing"]
+    assert isinstance(config.agents["echo"], PythonAgentConfig)
+    assert config.agents["tiny"].mailbox.overflow == "fail"
+    factories = python_factories(config, tmp_path)
+    assert factories["echo"]().__class__.__name__ == "Echo"
+    text = describe(config)
+    assert "echo -> upper" in text and "shout (pipeline): echo -> upper" in text
+
+
+def test_agent_kind_defaults_to_letta() -> None:
+    config = parse_config('[agents.writer]\npersona = "Writes."\nmodel = "openai/gpt-4o-mini"\n')
+    assert isinstance(config.agents["writer"], LettaAgentConfig)
+
+
+def test_unimportable_factory_is_a_config_error(tmp_path: Path) -> None:
+    config = parse_config('[agents.x]\nkind = "python"\nfactory = "no_such_module:Thing"\n')
+    with pytest.raises(ConfigError, match=r"agents\.x\.factory: cannot import"):
+        python_factories(config, tmp_path)
+
+
+def test_supervisor_tree_order() -> None:
+    text = """
+[supervisors.inner]
+strategy = "one_for_all"
+parent = "outer"
+[supervisors.outer]
+[agents.a]
+kind = "python"
+factory = "m:f"
+supervisor = "inner"
+"""
+    with pytest.raises(ConfigError, match=r"supervisors\.inner\.parent: unknown supervisor"):
+        parse_config(text)
+
+
+def test_example_team_file_is_valid() -> None:
+    config = load_config(REPO / "examples" / "team.toml")
+    assert config.letta_agents()
+    assert config.workflows
