@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..patterns import FanOut, FanOutSpec, FanOutTask, Pipeline, PipelineSpec, Stage
+from ..patterns.parallel import unique_ids
+from ..patterns.pipeline import unique_stages
 
 if TYPE_CHECKING:
     from ..patterns import RunControl, RunRecord
@@ -36,12 +38,7 @@ class PipelineWorkflow(_WorkflowBase):
     stages: tuple[Stage, ...] = Field(min_length=1)
     progress_topic: str | None = "pipeline.progress"
 
-    @field_validator("stages")
-    @classmethod
-    def _unique(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
-        if len({stage.name for stage in stages}) != len(stages):
-            raise ValueError("stage names must be unique")
-        return stages
+    _unique = field_validator("stages")(unique_stages)
 
     def actors(self) -> list[str]:
         return [stage.actor for stage in self.stages]
@@ -73,12 +70,7 @@ class FanOutWorkflow(_WorkflowBase):
     task_timeout: float | None = Field(default=None, gt=0)
     cancel_on_failure: bool = False
 
-    @field_validator("tasks")
-    @classmethod
-    def _unique(cls, tasks: tuple[FanOutTaskConfig, ...]) -> tuple[FanOutTaskConfig, ...]:
-        if len({task.id for task in tasks}) != len(tasks):
-            raise ValueError("task ids must be unique")
-        return tasks
+    _unique = field_validator("tasks")(unique_ids)
 
     def actors(self) -> list[str]:
         return [task.agent for task in self.tasks]

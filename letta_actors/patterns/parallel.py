@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from ..system import ActorSystem
 
 TaskStatus = Literal["ok", "error", "timeout", "cancelled"]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_HasId = TypeVar("_HasId", bound=_Identified)
 
 
 class FanOutTask(BaseModel):
@@ -48,10 +56,14 @@ class FanOutSpec(BaseModel):
     @field_validator("tasks")
     @classmethod
     def _unique(cls, tasks: tuple[FanOutTask, ...]) -> tuple[FanOutTask, ...]:
-        ids = [task.id for task in tasks]
-        if len(set(ids)) != len(ids):
-            raise ValueError("task ids must be unique")
-        return tasks
+        return unique_ids(tasks)
+
+
+def unique_ids(tasks: tuple[_HasId, ...]) -> tuple[_HasId, ...]:
+    """Validate that task ids are unique (results are reported by task id)."""
+    if len({task.id for task in tasks}) != len(tasks):
+        raise ValueError("task ids must be unique")
+    return tasks
 
 
 class TaskResult(BaseModel):

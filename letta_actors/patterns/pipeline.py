@@ -43,10 +43,14 @@ class PipelineSpec(BaseModel):
     @field_validator("stages")
     @classmethod
     def _unique(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
-        names = [stage.name for stage in stages]
-        if len(set(names)) != len(names):
-            raise ValueError("stage names must be unique")
-        return stages
+        return unique_stages(stages)
+
+
+def unique_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    """Validate that stage names are unique (a pipeline addresses stages by name)."""
+    if len({stage.name for stage in stages}) != len(stages):
+        raise ValueError("stage names must be unique")
+    return stages
 
 
 class StageResult(BaseModel):
