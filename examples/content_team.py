@@ -22,46 +22,29 @@ import anyio
 
 from letta_actors import ActorSystem
 from letta_actors.actors.letta import AgentOptions, AgentSpec, LettaAgent, LettaConnection
+from letta_actors.demo.content_team import (
+    CHIEF_DESCRIPTION,
+    CHIEF_PERSONA,
+    ROLES,
+    scripted_rules,
+    system_prompt,
+)
 from letta_actors.localstack import LettaEnvironment, letta_environment
 from letta_actors.patterns.orchestrator import (
-    DELEGATE,
     Orchestrator,
     OrchestratorAgent,
     OrchestratorResult,
     OrchestratorSpec,
 )
 
-#: The team definition: role -> (description shown to the chief, persona).
-ROLES: dict[str, tuple[str, str]] = {
-    "researcher": (
-        "Researches a topic: gathers key facts, figures and angles, as short bullet notes.",
-        "A meticulous researcher who answers with concise, factual bullet notes.",
-    ),
-    "writer": (
-        "Writes a first draft (about 150 words) on a topic for a general audience.",
-        "A clear, lively writer of short articles.",
-    ),
-    "editor": (
-        "Edits a draft against research notes: fixes facts, tightens prose, returns the "
-        "final text.",
-        "A careful editor who returns only the improved text.",
-    ),
-}
-CHIEF_SYSTEM = (
-    "You are the editor-in-chief of a small content team. For every request: first use the "
-    "`delegate` tool ONCE with two tasks, research for the researcher and a first draft for "
-    "the writer; then delegate the editing to the editor, giving it the draft and the notes "
-    "(specialists do not see your conversation); then answer with the final article."
-)
-
 
 def team_specs(env: LettaEnvironment, token: str) -> tuple[AgentSpec, dict[str, AgentSpec]]:
     """The chief's spec and each specialist's, named and tagged with ``token``."""
 
-    def spec(role: str, system: str, description: str | None, persona: str) -> AgentSpec:
+    def spec(role: str, description: str | None, persona: str) -> AgentSpec:
         return AgentSpec(
             name=f"content-{role}-{token}",
-            system=f"{system}\n[content-team {token}:{role}]",
+            system=system_prompt(token, role),
             description=description,
             persona=persona,
             model=env.model,
@@ -69,10 +52,9 @@ def team_specs(env: LettaEnvironment, token: str) -> tuple[AgentSpec, dict[str, 
             tags=("example", "content-team", token),
         )
 
-    chief = spec("chief", CHIEF_SYSTEM, "Runs the content team.", "An experienced editor-in-chief.")
+    chief = spec("chief", CHIEF_DESCRIPTION, CHIEF_PERSONA)
     specialists = {
-        role: spec(role, f"You are the {role} of a content team. {persona}", description, persona)
-        for role, (description, persona) in ROLES.items()
+        role: spec(role, description, persona) for role, (description, persona) in ROLES.items()
     }
     return chief, specialists
 
@@ -102,77 +84,8 @@ async def build_content_team(
 
 def script_llm(env: LettaEnvironment, token: str) -> None:
     """Local stack only: script what the chief decides and what each specialist answers."""
-    from letta_actors.localstack import Rule, TextReply, ToolCall, ToolCallsReply
-
     assert env.stack is not None
-
-    def delegate(plan: str, *pairs: tuple[str, str]) -> ToolCallsReply:
-        items = [{"specialist": s, "task": t} for s, t in pairs]
-        arguments = {"delegations": items, "plan": plan}
-        return ToolCallsReply(calls=[ToolCall(name=DELEGATE, arguments=arguments)])
-
-    def who(role: str) -> str:
-        return f"[content-team {token}:{role}]"
-
-    env.stack.admin.set_rules(
-        [
-            Rule(
-                name="chief-plans",
-                system_contains=who("chief"),
-                last_role="user",
-                reply=delegate(
-                    "research and draft in parallel, then edit",
-                    ("researcher", "Gather key facts about: {last_message}"),
-                    ("writer", "Write a ~150-word first draft about: {last_message}"),
-                ),
-            ),
-            Rule(
-                name="chief-synthesises",
-                system_contains=who("chief"),
-                last_role="tool",
-                last_message_contains="Edited:",
-                reply=TextReply(
-                    text="Final article, researched, drafted and edited: {last_message_text}"
-                ),
-            ),
-            Rule(
-                name="chief-sends-to-editor",
-                system_contains=who("chief"),
-                last_role="tool",
-                reply=delegate(
-                    "the editor merges the notes into the draft",
-                    ("editor", "Edit the draft against the notes: {last_message_text}"),
-                ),
-            ),
-            Rule(
-                name="researcher",
-                system_contains=who("researcher"),
-                latency_seconds=0.5,
-                reply=TextReply(
-                    text="Notes: sea otters hold hands while sleeping; they have "
-                    "the densest fur of any animal; they use rocks as tools."
-                ),
-            ),
-            Rule(
-                name="writer",
-                system_contains=who("writer"),
-                latency_seconds=0.5,
-                reply=TextReply(
-                    text="Draft: Otters are playful, clever swimmers that keep "
-                    "warm with thick fur and crack shellfish with stones."
-                ),
-            ),
-            Rule(
-                name="editor",
-                system_contains=who("editor"),
-                reply=TextReply(
-                    text="Edited: Otters, the ocean's engineers, crack shellfish on rocks, "
-                    "stay warm in the densest fur on Earth, and hold hands "
-                    "as they sleep."
-                ),
-            ),
-        ]
-    )
+    env.stack.admin.set_rules(scripted_rules(token))
 
 
 def print_record(result: OrchestratorResult) -> None:

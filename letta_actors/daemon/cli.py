@@ -186,8 +186,12 @@ def _print_run(run: dict[str, Any], mermaid: bool) -> None:
         print(f"  {stage['name']} [{stage['status']}] {stage.get('output') or stage.get('error')}")
     for task in record.get("results", []):
         print(f"  {task['id']} [{task['status']}] {task.get('answer') or task.get('error')}")
-    if "output" in record:
-        print(f"output: {record['output']}")
+    for d in record.get("delegations", []):
+        outcome = d.get("answer") if d.get("status") == "ok" else d.get("error")
+        print(f"  {d['from_agent']} -> {d['to']} [{d['status']}] {d['task'][:60]!r}: {outcome}")
+    for key in ("output", "answer", "decision", "reply"):
+        if key in record:
+            print(f"{key}: {record[key]}")
     for agent, usage in (record.get("usage") or {}).items():
         tokens = usage["prompt_tokens"] + usage["completion_tokens"]
         print(f"  usage {agent}: {tokens} tokens, {usage['requests']} requests")

@@ -78,9 +78,12 @@ class _AgentBase(_Section):
 class LettaAgentConfig(_AgentBase):
     """``kind = "letta"``: a Letta agent, found or created by ``letta_name`` (default
     ``<team>-<agent>``) or attached by ``agent_id``. ``model``/``embedding`` default to
-    ``[letta]``'s. ``tools`` are server-side tool names; ``options`` are :class:`AgentOptions`."""
+    ``[letta]``'s. ``tools`` are server-side tool names; ``options`` are :class:`AgentOptions`.
+    ``role = "orchestrator"`` makes it the hub of an ``orchestrator`` workflow (it gets the
+    delegation tool); other agents get the handoff and vote tools of those workflows."""
 
     kind: Literal["letta"] = "letta"
+    role: Literal["agent", "orchestrator"] = "agent"
     letta_name: str | None = Field(default=None, min_length=1)
     agent_id: str | None = None
     persona: str | None = None

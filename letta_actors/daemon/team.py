@@ -32,6 +32,8 @@ from ..actors._actor import Actor
 from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
 from ..errors import ActorNotFound, SystemStopped
 from ..metrics import SystemMetrics
+from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
+from ..patterns._record import summarize
 from ..patterns.monitoring import health_check
 from ..supervisors import Supervisor
 from ..system import ActorSystem
@@ -205,7 +207,17 @@ class Team:
             if isinstance(agent, LettaAgentConfig):
                 assert self.connection is not None
                 spec = letta_spec(config.team.name, name, agent, config)
-                factory = LettaAgent.factory(spec, self.connection, options=agent.options)
+                if agent.role == "orchestrator":
+                    factory = OrchestratorAgent.factory(
+                        spec, self.connection, options=agent.options
+                    )
+                else:
+                    factory = LettaAgent.factory(
+                        spec,
+                        self.connection,
+                        options=agent.options,
+                        tool_factories=PATTERN_TOOL_FACTORIES,
+                    )
             else:
                 factory = factories[name]
             await system.spawn(
@@ -294,7 +306,7 @@ class Team:
                     return await self.system.bus.ask(name, message, timeout=timeout)
                 finally:
                     self._asks.discard(scope)
-            self.abandoned.append({"agent": name, "message": _summary(message)})
+            self.abandoned.append({"agent": name, "message": summarize(message, 120)})
             raise Abandoned(f"{name!r} had not answered when the stop deadline passed")
 
     def abandon_asks(self) -> int:
@@ -382,7 +394,7 @@ class Team:
                     "restarts": stats.restarts,
                     "processed": stats.processed,
                     "failed": stats.failed,
-                    "working_on": _summary(current.payload) if current is not None else None,
+                    "working_on": summarize(current.payload, 120) if current is not None else None,
                 }
             )
         return out
@@ -426,15 +438,9 @@ class Team:
                         "message_id": d.envelope.id,
                         "reason": str(d.reason),
                         "error": d.error_text,
-                        "message": _summary(d.envelope.payload),
+                        "message": summarize(d.envelope.payload, 120),
                     }
                     for d in letters
                 ],
             },
         }
-
-
-def _summary(payload: Any, limit: int = 120) -> str:
-    text = payload if isinstance(payload, str) else repr(payload)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,11 +7,26 @@ New patterns join the :data:`Workflow` union with a ``kind`` of their own.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from ..patterns import FanOut, FanOutSpec, FanOutTask, Pipeline, PipelineSpec, Stage
+from ..patterns import (
+    Consensus,
+    ConsensusSpec,
+    FanOut,
+    FanOutSpec,
+    FanOutTask,
+    HandoffSession,
+    HandoffSpec,
+    Orchestrator,
+    OrchestratorSpec,
+    Pipeline,
+    PipelineSpec,
+    Stage,
+    VotingRules,
+)
 from ..patterns.parallel import unique_ids
 from ..patterns.pipeline import unique_stages
 
@@ -101,4 +116,93 @@ class FanOutWorkflow(_WorkflowBase):
         return await fan_out.run(timeout=self.timeout, control=control)
 
 
-Workflow = Annotated[PipelineWorkflow | FanOutWorkflow, Field(discriminator="kind")]
+class OrchestratorWorkflow(_WorkflowBase):
+    """``kind = "orchestrator"``: the input is a task for ``orchestrator`` (an agent declared
+    with ``role = "orchestrator"``), which delegates to ``specialists`` through its tool (see
+    :class:`~letta_actors.patterns.OrchestratorSpec`). Links to the specialists are made."""
+
+    kind: Literal["orchestrator"]
+    orchestrator: str = Field(min_length=1)
+    specialists: tuple[str, ...] = Field(min_length=1)
+    max_rounds: int = Field(default=3, ge=1, le=50)
+    max_delegations: int = Field(default=8, ge=1, le=200)
+    max_parallel: int = Field(default=4, ge=1, le=50)
+    delegation_timeout: float | None = Field(default=120.0, gt=0)
+
+    def actors(self) -> list[str]:
+        return [self.orchestrator, *self.specialists]
+
+    async def run(
+        self, system: ActorSystem, name: str, message: Any, control: RunControl
+    ) -> RunRecord:
+        spec = OrchestratorSpec(
+            name=name,
+            **self.model_dump(include=set(OrchestratorSpec.model_fields) - {"name"}),
+        )
+        orchestrator = Orchestrator(system, spec)
+        orchestrator.link_team()
+        return await orchestrator.run(str(message), timeout=self.timeout, control=control)
+
+
+class ConsensusWorkflow(_WorkflowBase):
+    """``kind = "consensus"``: the input is the question; ``voters`` vote among ``options``
+    under the voting rules (see :class:`~letta_actors.patterns.ConsensusSpec`)."""
+
+    kind: Literal["consensus"]
+    voters: tuple[str, ...] = Field(min_length=1)
+    rules: VotingRules
+    second_round: bool = False
+    vote_timeout: float | None = Field(default=None, gt=0)
+
+    def actors(self) -> list[str]:
+        return list(self.voters)
+
+    async def run(
+        self, system: ActorSystem, name: str, message: Any, control: RunControl
+    ) -> RunRecord:
+        spec = ConsensusSpec(
+            name=name,
+            question=str(message),
+            voters=self.voters,
+            rules=self.rules,
+            second_round=self.second_round,
+            vote_timeout=self.vote_timeout,
+        )
+        return await Consensus(system, spec).run(timeout=self.timeout, control=control)
+
+
+class HandoffWorkflow(_WorkflowBase):
+    """``kind = "handoff"``: one conversation (a session kept for the daemon's life); each run
+    is one user message, answered by the current agent after any handoffs (see
+    :class:`~letta_actors.patterns.HandoffSpec`)."""
+
+    kind: Literal["handoff"]
+    agents: tuple[str, ...] = Field(min_length=1)
+    entry: str | None = None
+    links: tuple[tuple[str, str], ...] = ()
+    max_handoffs_per_message: int = Field(default=3, ge=0, le=100)
+    transcript_window: int = Field(default=10, ge=0, le=1000)
+    turn_timeout: float | None = Field(default=None, gt=0)
+    _sessions: weakref.WeakKeyDictionary[ActorSystem, HandoffSession] = PrivateAttr(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def actors(self) -> list[str]:
+        return list(self.agents)
+
+    async def run(
+        self, system: ActorSystem, name: str, message: Any, control: RunControl
+    ) -> RunRecord:
+        session = self._sessions.get(system)
+        if session is None:
+            spec = HandoffSpec(
+                name=name, **self.model_dump(include=set(HandoffSpec.model_fields) - {"name"})
+            )
+            session = self._sessions[system] = HandoffSession(system, spec)
+        return await session.send(str(message), timeout=self.timeout, control=control)
+
+
+Workflow = Annotated[
+    PipelineWorkflow | FanOutWorkflow | OrchestratorWorkflow | ConsensusWorkflow | HandoffWorkflow,
+    Field(discriminator="kind"),
+]

@@ -122,3 +122,55 @@ def test_example_team_file_is_valid() -> None:
     config = load_config(REPO / "examples" / "team.toml")
     assert config.letta_agents()
     assert config.workflows
+
+
+PATTERN_TEAM = """
+[agents.chief]
+role = "orchestrator"
+persona = "runs the team"
+[agents.a]
+persona = "a"
+description = "does a"
+[agents.b]
+persona = "b"
+
+[workflows.plan]
+kind = "orchestrator"
+orchestrator = "chief"
+specialists = ["a", "b"]
+max_parallel = 2
+
+[workflows.vote]
+kind = "consensus"
+voters = ["a", "b"]
+rules = { options = ["yes", "no"], tie_break = "none" }
+second_round = true
+
+[workflows.desk]
+kind = "handoff"
+agents = ["a", "b"]
+entry = "a"
+links = [["a", "b"]]
+max_handoffs_per_message = 2
+"""
+
+
+def test_orchestrator_consensus_and_handoff_workflows_are_declarable() -> None:
+    config = parse_config(PATTERN_TEAM, "team.toml")
+    kinds = {name: workflow.kind for name, workflow in config.workflows.items()}
+    assert kinds == {"plan": "orchestrator", "vote": "consensus", "desk": "handoff"}
+    chief = config.agents["chief"]
+    assert isinstance(chief, LettaAgentConfig) and chief.role == "orchestrator"
+    assert config.workflows["plan"].actors() == ["chief", "a", "b"]
+    assert "plan" in describe(config)
+
+
+def test_pattern_workflow_errors_name_the_field() -> None:
+    broken = PATTERN_TEAM.replace('tie_break = "none"', 'tie_break = "chair"').replace(
+        'specialists = ["a", "b"]', "specialists = []"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(broken, "team.toml")
+    locations = {issue.location for issue in caught.value.issues}
+    assert any(loc.startswith("workflows.plan.") and "specialists" in loc for loc in locations)
+    assert any(loc.startswith("workflows.vote.") and "rules" in loc for loc in locations)

@@ -2,7 +2,8 @@
 
 An editor-in-chief asks a researcher, a writer and an editor in turn (a pipeline), while a
 flaky fact-checker crashes on its first message and is restarted by its supervisor. The run
-ends with what every actor did, and the dead letters. Run it with ``python -m letta_actors.demo``.
+ends with what every actor did, and the dead letters. No Letta server needed:
+``python -m letta_actors.demo.in_process``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from . import NO_BACKOFF, Actor, ActorSystem, ChildSpec, Supervisor
+from .. import NO_BACKOFF, Actor, ActorSystem, ChildSpec, Supervisor
 
 
 class Researcher(Actor):
