@@ -21,6 +21,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..actors.letta import ClientTool, ToolContext, ToolError
+from ._carrier import ChannelMessage, channel_of
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
 from ._run import Run, RunControl, running
@@ -187,7 +188,7 @@ class VoteChannel:
         return f"Vote recorded: {chosen or ABSTAIN}."
 
 
-class BallotRequest(str):
+class BallotRequest(ChannelMessage[VoteChannel]):
     """The text a voter receives, carrying its :class:`VoteChannel`.
 
     A ``str`` subclass: Letta agents send it as the user message, plain actors read it as
@@ -195,22 +196,14 @@ class BallotRequest(str):
     ``channel``.
     """
 
-    channel: VoteChannel
-
-    def __new__(cls, text: str, channel: VoteChannel) -> BallotRequest:
-        message = super().__new__(cls, text)
-        message.channel = channel
-        return message
-
     def vote(self, option: str, reasoning: str = "") -> str:
         """For plain actors: cast a structured vote."""
         return self.channel.cast(self.channel.agent, option, reasoning)
 
 
 def _channel_of(agent: LettaAgent) -> VoteChannel | None:
-    envelope = agent.envelope
-    payload = envelope.payload if envelope is not None else None
-    return payload.channel if isinstance(payload, BallotRequest) else None
+    channel: VoteChannel | None = channel_of(agent, BallotRequest)
+    return channel
 
 
 async def _vote(ctx: ToolContext, option: str, reasoning: str) -> str:

@@ -20,6 +20,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..actors.letta import ClientTool, ToolContext, ToolError
+from ._carrier import ChannelMessage, channel_of
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
 from ._run import Run, RunControl, running
@@ -189,19 +190,12 @@ class HandoffChannel:
         )
 
 
-class HandoffMessage(str):
+class HandoffMessage(ChannelMessage[HandoffChannel]):
     """The text an agent of a session receives, carrying the turn's :class:`HandoffChannel`.
 
     A ``str`` subclass: Letta agents send it as the user message, plain actors read it as
     text; the ``transfer`` tool (or a Python actor) reaches the session through ``channel``.
     """
-
-    channel: HandoffChannel
-
-    def __new__(cls, text: str, channel: HandoffChannel) -> HandoffMessage:
-        message = super().__new__(cls, text)
-        message.channel = channel
-        return message
 
     def transfer(self, target: str, reason: str) -> str:
         """For plain actors: hand the user over (same rules as the ``transfer`` tool)."""
@@ -209,9 +203,8 @@ class HandoffMessage(str):
 
 
 def _channel_of(agent: LettaAgent) -> HandoffChannel | None:
-    envelope = agent.envelope
-    payload = envelope.payload if envelope is not None else None
-    return payload.channel if isinstance(payload, HandoffMessage) else None
+    channel: HandoffChannel | None = channel_of(agent, HandoffMessage)
+    return channel
 
 
 async def _transfer(ctx: ToolContext, agent: str, reason: str) -> str:
