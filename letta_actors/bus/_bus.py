@@ -50,28 +50,30 @@ class Bus:
 
     # -- addressing -----------------------------------------------------------------------
 
-    def _envelope(
-        self, name: str, payload: Any, topic: str | None, reply: ReplySlot | None
-    ) -> Envelope:
+    def _sender(self, name: str, topic: str | None) -> ActorCell | None:
+        """The sending actor (None outside actors), once it passed the link check."""
         sender = current_cell.get()
-        if sender is None:
-            return Envelope(self._next_id(), name, payload, time.time(), None, topic, None, (), 1,
-                            reply)  # fmt: skip
-        if self.enforce_links and topic is None and not self.links.linked(sender.name, name):
+        if (
+            sender is not None
+            and self.enforce_links
+            and topic is None
+            and not self.links.linked(sender.name, name)
+        ):
             raise NotLinked(sender.name, name)
-        chain: tuple[str, ...] = ()
-        if reply is not None:
-            current = sender.current
-            if current is None:
-                waiting = sender.blocked_by  # e.g. its supervisor, during on_start
-            else:
-                waiting = current.chain if current.reply_to is not None else ()
-            chain = (*waiting, sender.name)
-            if name in chain:
-                raise AskCycle(name, chain)
-        envelope_id = self._next_id()
-        return Envelope(envelope_id, name, payload, time.time(), sender.name, topic,
-                        envelope_id if reply else None, chain, 1, reply)  # fmt: skip
+        return sender
+
+    @staticmethod
+    def _chain(sender: ActorCell, name: str) -> tuple[str, ...]:
+        """Who will be blocked waiting once ``sender`` asks ``name``; refuses a cycle."""
+        current = sender.current
+        if current is None:
+            waiting = sender.blocked_by  # e.g. its supervisor, during on_start
+        else:
+            waiting = current.chain if current.reply_to is not None else ()
+        chain = (*waiting, sender.name)
+        if name in chain:
+            raise AskCycle(name, chain)
+        return chain
 
     async def _deliver(self, cell: ActorCell, envelope: Envelope) -> None:
         """Queue ``envelope``; failures to queue become dead letters or errors, never silence."""
@@ -103,13 +105,9 @@ class Bus:
     async def send(self, name: str, cell: ActorCell | None, message: Any,
                    topic: str | None = None) -> None:  # fmt: skip
         """Tell ``message`` to ``name`` (resolved to ``cell``); see :meth:`tell`."""
-        sender = current_cell.get()
-        if sender is None:
-            envelope = Envelope(self._next_id(), name, message, time.time(), None, topic)
-        else:
-            if self.enforce_links and topic is None and not self.links.linked(sender.name, name):
-                raise NotLinked(sender.name, name)
-            envelope = Envelope(self._next_id(), name, message, time.time(), sender.name, topic)
+        sender = self._sender(name, topic)
+        envelope = Envelope(self._next_id(), name, message, time.time(),
+                            sender.name if sender is not None else None, topic)  # fmt: skip
         if cell is None:
             self._require_running()
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
@@ -126,8 +124,15 @@ class Bus:
             timeout = self._system.ask_timeout
         if not timeout > 0:
             raise ValueError(f"ask timeout must be > 0 seconds, got {timeout!r}")
+        sender = self._sender(name, None)
         reply = ReplySlot(self._system.event_factory)
-        envelope = self._envelope(name, message, None, reply)
+        envelope_id = self._next_id()
+        if sender is None:
+            envelope = Envelope(envelope_id, name, message, time.time(), None, None, envelope_id,
+                                (), 1, reply)  # fmt: skip
+        else:
+            envelope = Envelope(envelope_id, name, message, time.time(), sender.name, None,
+                                envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
         if cell is None:
             self._require_running()
             raise ActorNotFound(name)
