@@ -14,7 +14,7 @@ ECHO_TEAM = f"""
 [team]
 name = "test-team"
 python_path = ["{REPO}"]
-shutdown_timeout = 10
+shutdown_timeout = 60
 
 [agents.echo]
 kind = "python"

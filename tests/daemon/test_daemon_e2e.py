@@ -105,7 +105,7 @@ def test_sigterm_with_messages_in_flight_answers_them_all(start_daemon: StartDae
 
 
 def test_stop_deadline_reports_what_was_not_finished(start_daemon: StartDaemon) -> None:
-    text = ECHO_TEAM.replace("shutdown_timeout = 10", "shutdown_timeout = 0.5")
+    text = ECHO_TEAM.replace("shutdown_timeout = 60", "shutdown_timeout = 0.5")
     daemon = start_daemon(text)
     with daemon.client() as http, ThreadPoolExecutor(max_workers=2) as pool:
         assert http.post("/v1/agents/tiny/tell", json={"message": "busy"}).status_code == 202
@@ -130,7 +130,7 @@ def test_stop_deadline_reports_what_was_not_finished(start_daemon: StartDaemon) 
 
 
 def test_second_signal_stops_at_once(start_daemon: StartDaemon) -> None:
-    daemon = start_daemon(ECHO_TEAM.replace("shutdown_timeout = 10", "shutdown_timeout = 60"))
+    daemon = start_daemon(ECHO_TEAM)
     with daemon.client() as http:
         assert http.post("/v1/agents/tiny/tell", json={"message": "long"}).status_code == 202
         wait_for(lambda: http.get("/v1/actors").json()[4]["working_on"] == "long")

@@ -310,8 +310,14 @@ class LettaAgent(Actor):
         builder = ReplyBuilder(self.name, self.agent_id, otid)
         try:
             await self._converse(self.render(message), otid, builder)
-        except anyio.get_cancelled_exc_class():
-            await self._cancel_run()
+        except BaseException as exc:
+            # Cancelled, or the asker gave up (a cancellation may also surface as a transport
+            # error or inside an exception group): the Letta run is abandoned.
+            reply = self.envelope.reply_to if self.envelope is not None else None
+            if isinstance(exc, anyio.get_cancelled_exc_class()) or (
+                reply is not None and reply.abandoned
+            ):
+                await self._cancel_run()
             raise
         builder.reply.latency = time.perf_counter() - started
         return builder.reply
