@@ -12,7 +12,7 @@ import uuid
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+from letta_actors.actors.letta import AgentSpec, LettaAgent
 from letta_actors.localstack import LettaEnvironment, Rule, TextReply, letta_environment
 from letta_actors.patterns import Pipeline, PipelineSpec, Stage
 
@@ -51,26 +51,25 @@ async def main() -> None:
     with letta_environment() as env:
         if env.scripted:
             script(env, token)
-        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
-            async with ActorSystem() as system:
-                for role, duty in ROLES.items():
-                    spec = AgentSpec(
-                        name=f"example-{role}-{token}",
-                        system=f"You are the {role} {token}. {duty}",
-                        model=env.model,
-                        embedding=env.embedding,
-                        tags=("example", token),
-                    )
-                    await system.spawn(LettaAgent.factory(spec, conn), name=role)
-                result = await Pipeline(system, SPEC).run(
-                    "Q3 sales: 120 units, 3 returns", timeout=900
+        # env.connect(cleanup_tag=...) deletes the example's agents on the way out
+        async with (
+            env.connect(cleanup_tag=token) as conn,
+            ActorSystem() as system,
+        ):
+            for role, duty in ROLES.items():
+                spec = AgentSpec(
+                    name=f"example-{role}-{token}",
+                    system=f"You are the {role} {token}. {duty}",
+                    model=env.model,
+                    embedding=env.embedding,
+                    tags=("example", token),
                 )
-                for stage in result.stages:
-                    print(f"{stage.name:>9} [{stage.status}] {stage.output}")
-                print(f"status: {result.status}, tokens: {result.total_usage.total_tokens}")
-                print(result.to_mermaid())
-            async for created in conn.client.agents.list(tags=[token]):  # clean up
-                await conn.client.agents.delete(created.id)
+                await system.spawn(LettaAgent.factory(spec, conn), name=role)
+            result = await Pipeline(system, SPEC).run("Q3 sales: 120 units, 3 returns", timeout=900)
+            for stage in result.stages:
+                print(f"{stage.name:>9} [{stage.status}] {stage.output}")
+            print(f"status: {result.status}, tokens: {result.total_usage.total_tokens}")
+            print(result.to_mermaid())
 
 
 if __name__ == "__main__":

@@ -118,17 +118,14 @@ async def main(topic: str = "sea otters") -> OrchestratorResult:
     with letta_environment() as env:
         if env.scripted:
             script_llm(env, token)
-        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
-            try:
-                async with ActorSystem(enforce_links=True) as system:
-                    orchestrator = await build_content_team(system, conn, env, token)
-                    result = await orchestrator.run(topic)
-                    print_record(result)
-            finally:  # the example cleans up after itself
-                with anyio.CancelScope(shield=True):
-                    ids = [a.id async for a in conn.client.agents.list(tags=[token])]
-                    for agent_id in ids:
-                        await conn.client.agents.delete(agent_id)
+        # env.connect(cleanup_tag=...) deletes the example's agents on the way out
+        async with (
+            env.connect(cleanup_tag=token) as conn,
+            ActorSystem(enforce_links=True) as system,
+        ):
+            orchestrator = await build_content_team(system, conn, env, token)
+            result = await orchestrator.run(topic)
+            print_record(result)
     return result
 
 

@@ -12,7 +12,7 @@ import uuid
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+from letta_actors.actors.letta import AgentSpec, LettaAgent
 from letta_actors.localstack import Rule, TextReply, letta_environment
 from letta_actors.patterns import FanOut
 
@@ -35,29 +35,30 @@ async def main() -> None:
                     for role in ANALYSTS
                 ]
             )  # fmt: skip
-        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
-            async with ActorSystem() as system:
-                for role, duty in ANALYSTS.items():
-                    spec = AgentSpec(
-                        name=f"example-{role}-{token}",
-                        system=f"You are the {role} analyst {token}. {duty}",
-                        model=env.model,
-                        embedding=env.embedding,
-                        tags=("example", token),
-                    )
-                    await system.spawn(LettaAgent.factory(spec, conn), name=role)
-                tasks = [(role, role, f"Assess: {PROPOSAL}") for role in ANALYSTS]
-                result = await FanOut.of(system, tasks, concurrency=3, task_timeout=300).run(
-                    timeout=600
+        # env.connect(cleanup_tag=...) deletes the example's agents on the way out
+        async with (
+            env.connect(cleanup_tag=token) as conn,
+            ActorSystem() as system,
+        ):
+            for role, duty in ANALYSTS.items():
+                spec = AgentSpec(
+                    name=f"example-{role}-{token}",
+                    system=f"You are the {role} analyst {token}. {duty}",
+                    model=env.model,
+                    embedding=env.embedding,
+                    tags=("example", token),
                 )
-                for outcome in result.results:
-                    answer = outcome.answer or outcome.error
-                    print(f"{outcome.id:>9} [{outcome.status}] {answer} ({outcome.latency:.2f} s)")
-                print(f"status: {result.status}, wall time {result.duration:.2f} s")
-                for agent, usage in result.usage.items():
-                    print(f"  {agent}: {usage.total_tokens} tokens")
-            async for created in conn.client.agents.list(tags=[token]):  # clean up
-                await conn.client.agents.delete(created.id)
+                await system.spawn(LettaAgent.factory(spec, conn), name=role)
+            tasks = [(role, role, f"Assess: {PROPOSAL}") for role in ANALYSTS]
+            result = await FanOut.of(system, tasks, concurrency=3, task_timeout=300).run(
+                timeout=600
+            )
+            for outcome in result.results:
+                answer = outcome.answer or outcome.error
+                print(f"{outcome.id:>9} [{outcome.status}] {answer} ({outcome.latency:.2f} s)")
+            print(f"status: {result.status}, wall time {result.duration:.2f} s")
+            for agent, usage in result.usage.items():
+                print(f"  {agent}: {usage.total_tokens} tokens")
 
 
 if __name__ == "__main__":

@@ -106,32 +106,29 @@ async def main() -> None:
     with letta_environment() as env:
         if env.stack is not None:
             script_llm(env.stack, tag)
-        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
-            try:
-                async with ActorSystem() as system:
-                    session = await build_team(
-                        system, conn, model=env.model, embedding=env.embedding, tag=tag
-                    )
-                    for text in (
-                        "Hi! I want to upgrade to Pro, but my router keeps dropping the "
-                        "connection.",
-                        "Thanks, the firmware update fixed it.",
-                    ):
-                        record = await session.send(text, timeout=300)
-                        print(f"user: {text}")
-                        print(f"  {record.answered_by}: {record.reply}")
-                        print(f"  status {record.status}, chain {' -> '.join(record.chain)}")
-                        for handoff in record.handoffs:
-                            print(f"  handoff {handoff.from_agent} -> {handoff.to_agent}: "
-                                  f"{handoff.reason}")  # fmt: skip
-                        for name, usage in record.usage.items():
-                            print(f"  tokens {name}: {usage.total_tokens}")
-                    print(f"session handoffs: {len(session.handoffs)}; now with {session.current}")
-                    print(session.records[0].to_mermaid())
-            finally:  # the example cleans up after itself
-                ids = [agent.id async for agent in conn.client.agents.list(tags=[tag])]
-                for agent_id in ids:
-                    await conn.client.agents.delete(agent_id)
+        # env.connect(cleanup_tag=...) deletes the example's agents on the way out
+        async with (
+            env.connect(cleanup_tag=tag) as conn,
+            ActorSystem() as system,
+        ):
+            session = await build_team(
+                system, conn, model=env.model, embedding=env.embedding, tag=tag
+            )
+            for text in (
+                "Hi! I want to upgrade to Pro, but my router keeps dropping the connection.",
+                "Thanks, the firmware update fixed it.",
+            ):
+                record = await session.send(text, timeout=300)
+                print(f"user: {text}")
+                print(f"  {record.answered_by}: {record.reply}")
+                print(f"  status {record.status}, chain {' -> '.join(record.chain)}")
+                for handoff in record.handoffs:
+                    print(f"  handoff {handoff.from_agent} -> {handoff.to_agent}: "
+                          f"{handoff.reason}")  # fmt: skip
+                for name, usage in record.usage.items():
+                    print(f"  tokens {name}: {usage.total_tokens}")
+            print(f"session handoffs: {len(session.handoffs)}; now with {session.current}")
+            print(session.records[0].to_mermaid())
 
 
 if __name__ == "__main__":

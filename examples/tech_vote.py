@@ -106,31 +106,26 @@ async def main() -> None:
     with letta_environment() as env:
         if env.stack is not None:
             script_llm(env.stack, tag)
-        async with LettaConnection(base_url=env.base_url, api_key=env.api_key) as conn:
-            try:
-                async with ActorSystem() as system:
-                    vote = await build_team(
-                        system, conn, model=env.model, embedding=env.embedding, tag=tag
-                    )
-                    result = await vote.run(timeout=600)
-                print(f"question: {result.question}")
-                for round_ in result.rounds:
-                    assert round_.tally is not None
-                    print(f"round {round_.number}: {round_.tally.counts}")
-                    for ballot in round_.ballots:
-                        print(f"  {ballot.agent}: {ballot.option or 'abstain'} "
-                              f"(via {ballot.source}) - {ballot.reasoning}")  # fmt: skip
-                for change in result.changed:
-                    print(f"changed: {change.agent} {change.before} -> {change.after}")
-                print(f"decision: {result.decision} (round {result.decided_in}, "
-                      f"unanimous {result.unanimous}, status {result.status})")  # fmt: skip
-                for name, usage in result.usage.items():
-                    print(f"tokens {name}: {usage.total_tokens}")
-                print(result.to_mermaid())
-            finally:  # the example cleans up after itself
-                ids = [agent.id async for agent in conn.client.agents.list(tags=[tag])]
-                for agent_id in ids:
-                    await conn.client.agents.delete(agent_id)
+        async with env.connect(cleanup_tag=tag) as conn:  # deletes the example's agents
+            async with ActorSystem() as system:
+                vote = await build_team(
+                    system, conn, model=env.model, embedding=env.embedding, tag=tag
+                )
+                result = await vote.run(timeout=600)
+            print(f"question: {result.question}")
+            for round_ in result.rounds:
+                assert round_.tally is not None
+                print(f"round {round_.number}: {round_.tally.counts}")
+                for ballot in round_.ballots:
+                    print(f"  {ballot.agent}: {ballot.option or 'abstain'} "
+                          f"(via {ballot.source}) - {ballot.reasoning}")  # fmt: skip
+            for change in result.changed:
+                print(f"changed: {change.agent} {change.before} -> {change.after}")
+            print(f"decision: {result.decision} (round {result.decided_in}, "
+                  f"unanimous {result.unanimous}, status {result.status})")  # fmt: skip
+            for name, usage in result.usage.items():
+                print(f"tokens {name}: {usage.total_tokens}")
+            print(result.to_mermaid())
 
 
 if __name__ == "__main__":

@@ -116,18 +116,14 @@ class FanOutWorkflow(_WorkflowBase):
         return await fan_out.run(timeout=self.timeout, control=control)
 
 
-class OrchestratorWorkflow(_WorkflowBase):
+class OrchestratorWorkflow(OrchestratorSpec):
     """``kind = "orchestrator"``: the input is a task for ``orchestrator`` (an agent declared
-    with ``role = "orchestrator"``), which delegates to ``specialists`` through its tool (see
-    :class:`~letta_actors.patterns.OrchestratorSpec`). Links to the specialists are made."""
+    with ``role = "orchestrator"``), which delegates to ``specialists`` through its tool. The
+    fields and their checks are :class:`~letta_actors.patterns.OrchestratorSpec`'s (its
+    ``name`` is the workflow's key). Links to the specialists are made."""
 
     kind: Literal["orchestrator"]
-    orchestrator: str = Field(min_length=1)
-    specialists: tuple[str, ...] = Field(min_length=1)
-    max_rounds: int = Field(default=3, ge=1, le=50)
-    max_delegations: int = Field(default=8, ge=1, le=200)
-    max_parallel: int = Field(default=4, ge=1, le=50)
-    delegation_timeout: float | None = Field(default=120.0, gt=0)
+    description: str | None = None
 
     def actors(self) -> list[str]:
         return [self.orchestrator, *self.specialists]
@@ -135,11 +131,7 @@ class OrchestratorWorkflow(_WorkflowBase):
     async def run(
         self, system: ActorSystem, name: str, message: Any, control: RunControl
     ) -> RunRecord:
-        spec = OrchestratorSpec(
-            name=name,
-            **self.model_dump(include=set(OrchestratorSpec.model_fields) - {"name"}),
-        )
-        orchestrator = Orchestrator(system, spec)
+        orchestrator = Orchestrator(system, self.model_copy(update={"name": name}))
         orchestrator.link_team()
         return await orchestrator.run(str(message), timeout=self.timeout, control=control)
 
@@ -171,18 +163,15 @@ class ConsensusWorkflow(_WorkflowBase):
         return await Consensus(system, spec).run(timeout=self.timeout, control=control)
 
 
-class HandoffWorkflow(_WorkflowBase):
+class HandoffWorkflow(HandoffSpec):
     """``kind = "handoff"``: one conversation (a session kept for the daemon's life); each run
-    is one user message, answered by the current agent after any handoffs (see
-    :class:`~letta_actors.patterns.HandoffSpec`)."""
+    is one user message, answered by the current agent after any handoffs. The fields and
+    their checks are :class:`~letta_actors.patterns.HandoffSpec`'s (its ``name`` is the
+    workflow's key); ``timeout`` bounds each message."""
 
     kind: Literal["handoff"]
-    agents: tuple[str, ...] = Field(min_length=1)
-    entry: str | None = None
-    links: tuple[tuple[str, str], ...] = ()
-    max_handoffs_per_message: int = Field(default=3, ge=0, le=100)
-    transcript_window: int = Field(default=10, ge=0, le=1000)
-    turn_timeout: float | None = Field(default=None, gt=0)
+    description: str | None = None
+    timeout: float | None = Field(default=600.0, gt=0)
     _sessions: weakref.WeakKeyDictionary[ActorSystem, HandoffSession] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -195,9 +184,7 @@ class HandoffWorkflow(_WorkflowBase):
     ) -> RunRecord:
         session = self._sessions.get(system)
         if session is None:
-            spec = HandoffSpec(
-                name=name, **self.model_dump(include=set(HandoffSpec.model_fields) - {"name"})
-            )
+            spec = self.model_copy(update={"name": name})
             session = self._sessions[system] = HandoffSession(system, spec)
         return await session.send(str(message), timeout=self.timeout, control=control)
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import anyio
+from letta_client import APIError
+
+from ..actors.letta import LettaConnection
 from .stack import LocalStack, LocalStackConfig
 
 #: A real deployment sets these (the API key, if any, in ``LETTA_API_KEY``).
@@ -34,6 +39,34 @@ class LettaEnvironment:
     @property
     def scripted(self) -> bool:
         return self.stack is not None
+
+    @asynccontextmanager
+    async def connect(
+        self, *, cleanup_tag: str | None = None, **settings: Any
+    ) -> AsyncIterator[LettaConnection]:
+        """A :class:`LettaConnection` to this server (``settings`` as for it). With
+        ``cleanup_tag``, the agents carrying that tag are deleted on the way out, whatever
+        ended the block (an error or a cancellation included)."""
+        async with LettaConnection(
+            base_url=self.base_url, api_key=self.api_key, **settings
+        ) as conn:
+            try:
+                yield conn
+            finally:
+                if cleanup_tag is not None:
+                    with anyio.CancelScope(shield=True):
+                        await delete_tagged_agents(conn, cleanup_tag)
+
+
+async def delete_tagged_agents(connection: LettaConnection, tag: str) -> int:
+    """Delete every agent carrying ``tag`` (best effort); returns how many were deleted."""
+    try:
+        ids = [agent.id async for agent in connection.client.agents.list(tags=[tag])]
+        for agent_id in ids:
+            await connection.client.agents.delete(agent_id)
+    except APIError:
+        return 0
+    return len(ids)
 
 
 @contextmanager

@@ -174,3 +174,10 @@ def test_pattern_workflow_errors_name_the_field() -> None:
     locations = {issue.location for issue in caught.value.issues}
     assert any(loc.startswith("workflows.plan.") and "specialists" in loc for loc in locations)
     assert any(loc.startswith("workflows.vote.") and "rules" in loc for loc in locations)
+
+
+def test_pattern_workflow_rules_are_checked_when_the_file_loads() -> None:
+    broken = PATTERN_TEAM.replace('specialists = ["a", "b"]', 'specialists = ["a", "chief"]')
+    with pytest.raises(ConfigError) as caught:
+        parse_config(broken, "team.toml")
+    assert any("cannot be one of its specialists" in issue.message for issue in caught.value.issues)

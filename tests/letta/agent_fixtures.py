@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from letta_client import APIError
 
 from letta_actors.actors.letta import (
     AgentSpec,
@@ -16,6 +15,7 @@ from letta_actors.actors.letta import (
     RetryPolicy,
 )
 from letta_actors.localstack import LocalStack
+from letta_actors.localstack.environment import delete_tagged_agents
 
 #: Fast retries for tests: many short attempts (a Letta restart takes ~20-40 s).
 TEST_RETRY = RetryPolicy(max_attempts=200, base_delay=0.1, max_delay=1.0, jitter=0.1, deadline=180)
@@ -52,16 +52,6 @@ def connection_config(stack: LocalStack, **settings: Any) -> ConnectionConfig:
     return ConnectionConfig(**base)
 
 
-async def delete_tagged(conn: LettaConnection, token: str) -> None:
-    """Delete the agents created by one test (best effort)."""
-    try:
-        ids = [a.id async for a in conn.client.agents.list(tags=[token])]
-        for agent_id in ids:
-            await conn.client.agents.delete(agent_id)
-    except APIError:
-        pass
-
-
 @pytest.fixture
 async def letta_conn(letta_stack: LocalStack, agent_token: str) -> AsyncIterator[LettaConnection]:
     """A LettaConnection to the local stack; deletes the test's agents afterwards."""
@@ -69,4 +59,4 @@ async def letta_conn(letta_stack: LocalStack, agent_token: str) -> AsyncIterator
         try:
             yield conn
         finally:
-            await delete_tagged(conn, agent_token)
+            await delete_tagged_agents(conn, agent_token)

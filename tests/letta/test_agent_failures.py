@@ -29,8 +29,9 @@ from letta_actors.localstack import (
     ToolCall,
     ToolCallsReply,
 )
+from letta_actors.localstack.environment import delete_tagged_agents
 
-from .agent_fixtures import connection_config, delete_tagged, letta_conn, marker, spec_for
+from .agent_fixtures import connection_config, letta_conn, marker, spec_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.letta]
 __all__ = ["letta_conn"]
@@ -190,7 +191,7 @@ async def test_in_flight_limit_holds(
             assert conn.peak_in_flight == 2
             assert scripted_llm.stats().peak_in_flight == 2
         finally:
-            await delete_tagged(conn, agent_token)
+            await delete_tagged_agents(conn, agent_token)
 
 
 async def test_rate_limited_requests_are_retried(
