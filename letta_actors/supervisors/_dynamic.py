@@ -7,13 +7,13 @@ from typing import Any
 
 from ._backoff import Backoff
 from ._intensity import Intensity
-from ._spec import ChildSpec
+from ._spec import ChildSpec, Strategy
 from ._supervisor import Supervisor, _Child
 
 
 class DynamicSupervisor:
-    """Describes a ``one_for_one`` supervisor for children started at run time (the use of
-    OTP's ``simple_one_for_one``) whose children survive its restart.
+    """Describes a supervisor for children started at run time (the use of OTP's
+    ``simple_one_for_one``) whose children survive its restart.
 
     A plain :class:`Supervisor` restarted by its parent (after it gave up) starts only the
     children it was created with: those added by ``start_child`` are gone, as in OTP. A
@@ -27,21 +27,26 @@ class DynamicSupervisor:
     name="pool")``) or use it as a ``ChildSpec`` factory. The kept specs live in this object,
     so it serves one supervisor at a time (a second instance while the first runs raises
     ``RuntimeError``). ``children`` start with the supervisor, like a plain one's;
-    ``intensity`` and ``backoff`` as for :class:`Supervisor`.
+    ``strategy`` (default ``one_for_one``), ``intensity`` and ``backoff`` as for
+    :class:`Supervisor`.
     """
 
     def __init__(
         self,
         children: Iterable[ChildSpec] = (),
         *,
+        strategy: Strategy = "one_for_one",
         intensity: Intensity | None = None,
         backoff: Backoff | None = None,
     ) -> None:
+        if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):
+            raise ValueError(f"unknown strategy {strategy!r}")
         self._specs: dict[str, ChildSpec] = {}
         for spec in children:
             if spec.name in self._specs:
                 raise ValueError(f"duplicate child name: {spec.name}")
             self._specs[spec.name] = spec
+        self.strategy: Strategy = strategy
         self.intensity = intensity
         self.backoff = backoff
         self._current: _Keeping | None = None
@@ -58,21 +63,24 @@ class DynamicSupervisor:
             raise RuntimeError(
                 f"this DynamicSupervisor already runs as {current.name!r}: make one per supervisor"
             )
-        self._current = _Keeping(self._specs, intensity=self.intensity, backoff=self.backoff)
+        self._current = _Keeping(
+            self._specs, strategy=self.strategy, intensity=self.intensity, backoff=self.backoff
+        )
         return self._current
 
 
 class _Keeping(Supervisor):
-    """A ``one_for_one`` supervisor that records its children's specs in ``specs``."""
+    """A supervisor that records its children's specs in ``specs``."""
 
     def __init__(
         self,
         specs: dict[str, ChildSpec],
         *,
+        strategy: Strategy,
         intensity: Intensity | None,
         backoff: Backoff | None,
     ) -> None:
-        super().__init__(specs.values(), intensity=intensity, backoff=backoff)
+        super().__init__(specs.values(), strategy=strategy, intensity=intensity, backoff=backoff)
         self._kept = specs
 
     async def _add(self, spec: ChildSpec) -> Any:

@@ -27,9 +27,10 @@ class ChildSpec(BaseModel):
       called anew for every (re)start.
     - ``name``: the registered name (refs address it).
     - ``restart``: see :data:`RestartType` (default ``permanent``).
-    - ``shutdown``: seconds a stopping child gets to finish its messages (and ``on_stop``)
-      before its handling is cancelled; ``None`` takes the actor class's ``default_shutdown``
-      (5 s; unbounded for supervisors, whose children have budgets of their own).
+    - ``shutdown``: seconds a stopping child gets for its whole stop (its messages, then
+      ``on_stop``), counted from the stop request; once spent, the child is cancelled
+      whatever it is doing. ``None`` takes the actor class's ``default_shutdown`` (5 s;
+      unbounded for supervisors, whose children have budgets of their own).
     - ``mailbox``: capacity and overflow policy.
     - ``max_attempts``: deliveries of a *told* message whose handling crashed the child before
       it goes to dead letters (1: no redelivery). Asks are never redelivered: the asker gets the

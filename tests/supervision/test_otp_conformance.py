@@ -769,3 +769,23 @@ async def test_a_dynamic_supervisor_serves_one_supervisor_at_a_time() -> None:
         await system.ref("pool").stop()
         await system.spawn(pool, name="pool3")  # the previous one has stopped: allowed
         assert probe.events == ["start first", "stop first", "start first"]
+
+
+async def test_a_dynamic_supervisor_restarts_kept_children_in_their_start_order() -> None:
+    """supervisor.erl moduledoc, "Supervision Principles": children start "in order from left
+    to right", and ``rest_for_one`` restarts "the child processes after the terminated child
+    process in the start order": a :class:`DynamicSupervisor` (here ``rest_for_one``) starts
+    its kept children again in their first start order, which its strategy then follows."""
+    probe = Probe()
+    pool = DynamicSupervisor(strategy="rest_for_one", intensity=LENIENT, backoff=NO_BACKOFF)
+    async with ActorSystem() as system:
+        await system.spawn(pool, name="pool")
+        for name in "abc":
+            await system.spawn(probe.spec(name).factory, name=name, supervisor="pool")
+        await system.supervisor().restart_child("pool")
+        probe.events.clear()
+        await crash(system, "b")
+        await until(lambda: len(probe.events) == 4)
+        assert probe.events == ["stop b", "stop c", "start b", "start c"]
+    with pytest.raises(ValueError, match="unknown strategy"):
+        DynamicSupervisor(strategy="simple_one_for_one")  # type: ignore[arg-type]
