@@ -7,7 +7,7 @@ from typing import Any
 
 from ._backoff import Backoff
 from ._intensity import Intensity
-from ._spec import ChildSpec, Strategy
+from ._spec import ChildSpec, Strategy, check_children
 from ._supervisor import Supervisor, _Child
 
 
@@ -39,13 +39,8 @@ class DynamicSupervisor:
         intensity: Intensity | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):
-            raise ValueError(f"unknown strategy {strategy!r}")
-        self._specs: dict[str, ChildSpec] = {}
-        for spec in children:
-            if spec.name in self._specs:
-                raise ValueError(f"duplicate child name: {spec.name}")
-            self._specs[spec.name] = spec
+        specs = check_children(children, strategy)
+        self._specs: dict[str, ChildSpec] = {spec.name: spec for spec in specs}
         self.strategy: Strategy = strategy
         self.intensity = intensity
         self.backoff = backoff

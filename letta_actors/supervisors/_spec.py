@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,3 +45,15 @@ class ChildSpec(BaseModel):
     shutdown: float | None = Field(default=None, gt=0)
     mailbox: MailboxConfig = MailboxConfig()
     max_attempts: int = Field(default=1, ge=1, le=100)
+
+
+def check_children(children: Iterable[ChildSpec], strategy: Strategy) -> list[ChildSpec]:
+    """``children`` as a list; ``ValueError`` for duplicate names or an unknown strategy."""
+    specs = list(children)
+    names = [spec.name for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate child names: {', '.join(duplicates)}")
+    if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    return specs

@@ -29,7 +29,7 @@ from ._messages import (
     TerminateChild,
     WhichChildren,
 )
-from ._spec import ChildSpec, RestartType, Strategy
+from ._spec import ChildSpec, RestartType, Strategy, check_children
 
 log = logging.getLogger("letta_actors.supervisors")
 
@@ -80,13 +80,7 @@ class Supervisor(Actor):
         self.strategy: Strategy = strategy
         self.intensity = intensity or Intensity()
         self.backoff = backoff or Backoff()
-        self._specs = list(children)
-        names = [spec.name for spec in self._specs]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate child names: {', '.join(duplicates)}")
-        if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):
-            raise ValueError(f"unknown strategy {strategy!r}")
+        self._specs = check_children(children, strategy)
         self._children: dict[str, _Child] = {}
         self._window = RestartWindow(self.intensity)
         self._rng = random.Random()
