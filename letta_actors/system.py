@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -33,6 +33,9 @@ from .supervisors._supervisor import Supervisor
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+_M = TypeVar("_M")
+_R = TypeVar("_R")
 
 
 def _backend_event_factory() -> Callable[[], anyio.Event]:
@@ -169,21 +172,22 @@ class ActorSystem:
 
     async def spawn(
         self,
-        factory: type[Actor] | Callable[[], Actor],
+        factory: Callable[[], Actor[_M, _R]],
         *,
         name: str | None = None,
         mailbox: MailboxConfig | None = None,
         restart: RestartType = "permanent",
         shutdown: float | None = None,
         max_attempts: int = 1,
-        supervisor: str | ActorRef | None = None,
-    ) -> ActorRef:
+        supervisor: str | ActorRef[Any, Any] | None = None,
+    ) -> ActorRef[_M, _R]:
         """Start an actor under ``supervisor`` (default: the root) and return its ref.
 
         ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
-        is called again for every restart. Returns once the actor's ``on_start`` has returned;
-        raises what ``on_start`` raised, :class:`NameTaken`, ``pydantic.ValidationError`` for
-        invalid settings, or :class:`SystemStopped`.
+        is called again for every restart. The ref is typed after the actor: spawning an
+        ``Actor[Msg, Reply]`` gives an ``ActorRef[Msg, Reply]``. Returns once the actor's
+        ``on_start`` has returned; raises what ``on_start`` raised, :class:`NameTaken`,
+        ``pydantic.ValidationError`` for invalid settings, or :class:`SystemStopped`.
         """
         self._require_running()
         if name is None:
@@ -199,15 +203,16 @@ class ActorSystem:
         )
         return await self.supervisor(supervisor or ROOT).start_child(spec)
 
-    def supervisor(self, name: str | ActorRef = ROOT) -> SupervisorHandle:
+    def supervisor(self, name: str | ActorRef[Any, Any] = ROOT) -> SupervisorHandle:
         """Dynamic-children calls on a supervisor (the root by default)."""
         return SupervisorHandle(self.ref(name if isinstance(name, str) else name.name))
 
-    def ref(self, name: str) -> ActorRef:
-        """A ref to ``name``, whether or not an actor holds that name now."""
+    def ref(self, name: str) -> ActorRef[Any, Any]:
+        """A ref to ``name``, whether or not an actor holds that name now (untyped: annotate
+        the variable, e.g. ``ref: ActorRef[str, int] = system.ref("x")``, to type it)."""
         return ActorRef(self, name, self._cells.get(name))
 
-    def lookup(self, name: str) -> ActorRef:
+    def lookup(self, name: str) -> ActorRef[Any, Any]:
         """A ref to a running actor; raises :class:`ActorNotFound` if none has that name."""
         cell = self._cells.get(name)
         if cell is None:
@@ -243,7 +248,7 @@ class ActorSystem:
 
     # -- monitors -------------------------------------------------------------------------
 
-    def watch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
+    def watch(self, watcher: str | ActorRef[Any, Any], watched: str | ActorRef[Any, Any]) -> None:
         """Send :class:`Terminated` to ``watcher`` when ``watched`` stops for good (once).
 
         Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
@@ -258,7 +263,7 @@ class ActorSystem:
             return
         self._watchers.setdefault(watched_name, set()).add(watcher_name)
 
-    def unwatch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
+    def unwatch(self, watcher: str | ActorRef[Any, Any], watched: str | ActorRef[Any, Any]) -> None:
         watcher_name = watcher if isinstance(watcher, str) else watcher.name
         watched_name = watched if isinstance(watched, str) else watched.name
         self._watchers.get(watched_name, set()).discard(watcher_name)
