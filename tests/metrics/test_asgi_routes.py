@@ -3,6 +3,9 @@ the metrics path answers (docs/metrics.md, "ASGI app")."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -18,6 +21,15 @@ from .helpers import Worker, parse, value
 pytestmark = pytest.mark.anyio
 
 
+@asynccontextmanager
+async def metrics_of_one_message() -> AsyncIterator[SystemMetrics]:
+    """A running system's metrics after actor ``a`` handled one message."""
+    async with ActorSystem() as system:
+        metrics = SystemMetrics(system)
+        await (await system.spawn(Worker, name="a")).ask("x", timeout=5)
+        yield metrics
+
+
 async def get(app: ASGIApp, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
@@ -31,9 +43,7 @@ def served(response: httpx.Response) -> bool:
 
 
 async def test_route_and_add_route_serve_exactly_the_path() -> None:
-    async with ActorSystem() as system:
-        metrics = SystemMetrics(system)
-        await (await system.spawn(Worker, name="a")).ask("x", timeout=5)
+    async with metrics_of_one_message() as metrics:
         routed = Starlette(routes=[Route("/metrics", metrics.asgi_app())])
         added = Starlette()
         added.add_route("/metrics", metrics.asgi_app())  # type: ignore[arg-type]
@@ -45,9 +55,7 @@ async def test_route_and_add_route_serve_exactly_the_path() -> None:
 
 
 async def test_mount_serves_the_mount_root_only() -> None:
-    async with ActorSystem() as system:
-        metrics = SystemMetrics(system)
-        await (await system.spawn(Worker, name="a")).ask("x", timeout=5)
+    async with metrics_of_one_message() as metrics:
         app = Starlette(routes=[Mount("/metrics", metrics.asgi_app())])
         assert served(await get(app, "/metrics/"))
         redirect = await get(app, "/metrics")  # Starlette's own redirect to the mount root
@@ -58,9 +66,7 @@ async def test_mount_serves_the_mount_root_only() -> None:
 
 
 async def test_a_route_inside_a_mounted_application_is_served() -> None:
-    async with ActorSystem() as system:
-        metrics = SystemMetrics(system)
-        await (await system.spawn(Worker, name="a")).ask("x", timeout=5)
+    async with metrics_of_one_message() as metrics:
         inner = Starlette(routes=[Route("/metrics", metrics.asgi_app())])
         app = Starlette(routes=[Mount("/team", inner)])
         assert served(await get(app, "/team/metrics"))
@@ -68,9 +74,7 @@ async def test_a_route_inside_a_mounted_application_is_served() -> None:
 
 
 async def test_served_on_its_own_it_answers_root_and_path_only() -> None:
-    async with ActorSystem() as system:
-        metrics = SystemMetrics(system)
-        await (await system.spawn(Worker, name="a")).ask("x", timeout=5)
+    async with metrics_of_one_message() as metrics:
         app = metrics.asgi_app()
         assert isinstance(app, MetricsApp)
         assert served(await get(app, "/"))
