@@ -34,8 +34,8 @@ log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
 
-_M = TypeVar("_M")
-_R = TypeVar("_R")
+Msg = TypeVar("Msg")
+Reply = TypeVar("Reply")
 
 
 def _backend_event_factory() -> Callable[[], anyio.Event]:
@@ -172,15 +172,15 @@ class ActorSystem:
 
     async def spawn(
         self,
-        factory: Callable[[], Actor[_M, _R]],
+        factory: Callable[[], Actor[Msg, Reply]],
         *,
         name: str | None = None,
         mailbox: MailboxConfig | None = None,
         restart: RestartType = "permanent",
         shutdown: float | None = None,
         max_attempts: int = 1,
-        supervisor: str | ActorRef[Any, Any] | None = None,
-    ) -> ActorRef[_M, _R]:
+        supervisor: str | ActorRef | None = None,
+    ) -> ActorRef[Msg, Reply]:
         """Start an actor under ``supervisor`` (default: the root) and return its ref.
 
         ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
@@ -203,7 +203,7 @@ class ActorSystem:
         )
         return await self.supervisor(supervisor or ROOT).start_child(spec)
 
-    def supervisor(self, name: str | ActorRef[Any, Any] = ROOT) -> SupervisorHandle:
+    def supervisor(self, name: str | ActorRef = ROOT) -> SupervisorHandle:
         """Dynamic-children calls on a supervisor (the root by default)."""
         return SupervisorHandle(self.ref(name if isinstance(name, str) else name.name))
 
@@ -248,7 +248,7 @@ class ActorSystem:
 
     # -- monitors -------------------------------------------------------------------------
 
-    def watch(self, watcher: str | ActorRef[Any, Any], watched: str | ActorRef[Any, Any]) -> None:
+    def watch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
         """Send :class:`Terminated` to ``watcher`` when ``watched`` stops for good (once).
 
         Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
@@ -263,7 +263,7 @@ class ActorSystem:
             return
         self._watchers.setdefault(watched_name, set()).add(watcher_name)
 
-    def unwatch(self, watcher: str | ActorRef[Any, Any], watched: str | ActorRef[Any, Any]) -> None:
+    def unwatch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
         watcher_name = watcher if isinstance(watcher, str) else watcher.name
         watched_name = watched if isinstance(watched, str) else watched.name
         self._watchers.get(watched_name, set()).discard(watcher_name)
