@@ -106,6 +106,7 @@ def parse(path: Path) -> list[Block]:
         match = MARKER.match(before)
         marker = (match["kind"], match["value"]) if match else None
         lang = token.info.strip().split(" ")[0].lower()
+        lang = {"py": "python", "python3": "python"}.get(lang, lang)
         found.append(Block(path, opening + 2, lang, token.content, marker))
     return found
 
