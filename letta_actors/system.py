@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -33,6 +33,9 @@ from .supervisors._supervisor import Supervisor
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+Msg = TypeVar("Msg")
+Reply = TypeVar("Reply")
 
 
 def _backend_event_factory() -> Callable[[], anyio.Event]:
@@ -169,7 +172,7 @@ class ActorSystem:
 
     async def spawn(
         self,
-        factory: type[Actor] | Callable[[], Actor],
+        factory: Callable[[], Actor[Msg, Reply]],
         *,
         name: str | None = None,
         mailbox: MailboxConfig | None = None,
@@ -177,13 +180,14 @@ class ActorSystem:
         shutdown: float | None = None,
         max_attempts: int = 1,
         supervisor: str | ActorRef | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[Msg, Reply]:
         """Start an actor under ``supervisor`` (default: the root) and return its ref.
 
         ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
-        is called again for every restart. Returns once the actor's ``on_start`` has returned;
-        raises what ``on_start`` raised, :class:`NameTaken`, ``pydantic.ValidationError`` for
-        invalid settings, or :class:`SystemStopped`.
+        is called again for every restart. The ref is typed after the actor: spawning an
+        ``Actor[Msg, Reply]`` gives an ``ActorRef[Msg, Reply]``. Returns once the actor's
+        ``on_start`` has returned; raises what ``on_start`` raised, :class:`NameTaken`,
+        ``pydantic.ValidationError`` for invalid settings, or :class:`SystemStopped`.
         """
         self._require_running()
         if name is None:
@@ -203,11 +207,12 @@ class ActorSystem:
         """Dynamic-children calls on a supervisor (the root by default)."""
         return SupervisorHandle(self.ref(name if isinstance(name, str) else name.name))
 
-    def ref(self, name: str) -> ActorRef:
-        """A ref to ``name``, whether or not an actor holds that name now."""
+    def ref(self, name: str) -> ActorRef[Any, Any]:
+        """A ref to ``name``, whether or not an actor holds that name now (untyped: annotate
+        the variable, e.g. ``ref: ActorRef[str, int] = system.ref("x")``, to type it)."""
         return ActorRef(self, name, self._cells.get(name))
 
-    def lookup(self, name: str) -> ActorRef:
+    def lookup(self, name: str) -> ActorRef[Any, Any]:
         """A ref to a running actor; raises :class:`ActorNotFound` if none has that name."""
         cell = self._cells.get(name)
         if cell is None:
