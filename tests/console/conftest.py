@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.daemon.conftest import DaemonProcess, StartDaemon, start_daemon  # noqa: F401
+from tests.letta.conftest import letta_stack, scripted_llm  # noqa: F401
 
 from .helpers import CONSOLE_TEAM, TOKEN
 
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: How long a browser step may wait for the page (a loaded 2-core machine is slow).
+STEP_TIMEOUT_MS = 30_000
+expect.set_options(timeout=STEP_TIMEOUT_MS)
 _folders: list[Path] = []
 
 
@@ -49,6 +53,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser tab (its own session storage); fails the test on a JavaScript error."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))

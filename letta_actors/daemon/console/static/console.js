@@ -225,8 +225,18 @@ const PARTS = [
 ];
 const RESULT_FIELDS = ["answer", "output", "reply", "answered_by", "decision", "unanimous", "counts", "reasoning", "errors", "error"];
 
+// Columns of a run's parts not worth a person's attention.
+const HIDDEN_COLUMNS = new Set(["tool_call_id"]);
+
+function cell(key, value) {
+  if (value == null) return "";
+  if (key === "status") return badge(value);
+  if (typeof value === "object" && "prompt_tokens" in value) return `${value.prompt_tokens + value.completion_tokens} tokens`;
+  return shorten(value, 200);
+}
+
 function table(items, caption) {
-  const columns = [...new Set(items.flatMap((item) => Object.keys(item)))];
+  const columns = [...new Set(items.flatMap((item) => Object.keys(item)))].filter((c) => !HIDDEN_COLUMNS.has(c));
   return el(
     "table",
     { class: "part" },
@@ -235,7 +245,7 @@ function table(items, caption) {
     el(
       "tbody",
       {},
-      items.map((item) => el("tr", {}, columns.map((c) => el("td", {}, c === "status" ? badge(item[c]) : item[c] == null ? "" : shorten(item[c]))))),
+      items.map((item) => el("tr", {}, columns.map((c) => el("td", {}, cell(c, item[c]))))),
     ),
   );
 }
@@ -273,7 +283,7 @@ function renderRun(view) {
     view.state === "running" ? "Partial result so far (the run is going on)." : record && record.status !== "completed" ? `Partial result: the run ended ${record.status}.` : "";
   $("#run-result").replaceChildren(
     heading ? el("p", { class: "note" }, heading) : "",
-    fields.length ? el("dl", { class: "meta" }, fields.flatMap((k) => [el("dt", {}, k), el("dd", { class: "pre" }, shorten(record[k], 4000))])) : el("p", { class: "hint" }, "No result yet."),
+    fields.length ? el("dl", { class: "meta" }, fields.flatMap((k) => [el("dt", {}, k), el("dd", { class: "pre" }, shorten(record[k], 4000))])) : el("p", { class: "hint" }, view.state === "running" ? "No result yet." : "No result."),
   );
   const events = record ? record.events : [];
   fillRows(
@@ -479,7 +489,7 @@ async function onLogin(event) {
 }
 
 function main() {
-  window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default", flowchart: { htmlLabels: false } });
+  window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default", flowchart: { htmlLabels: false }, sequence: { wrap: true, width: 220 } });
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => logout(""));
   $("#message-form").addEventListener("submit", onMessage);
