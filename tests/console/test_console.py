@@ -98,7 +98,9 @@ def test_views_show_the_team_live(
     screenshot(page, artifacts, "dead-letters")
 
 
-def test_forms_and_readable_errors(console_daemon: DaemonProcess, page: Page) -> None:
+def test_forms_and_readable_errors(
+    console_daemon: DaemonProcess, page: Page, artifacts: Path
+) -> None:
     log_in(page, console_daemon.url)
     page.get_by_role("link", name="Ask, tell, run").click()
     out = page.locator("#message-out")
@@ -106,6 +108,7 @@ def test_forms_and_readable_errors(console_daemon: DaemonProcess, page: Page) ->
     page.get_by_label("Message", exact=True).fill("hello")
     page.get_by_role("button", name="Ask and wait for the reply").click()
     expect(out.locator("pre")).to_have_text("echo: hello")
+    screenshot(page, artifacts, "forms")
 
     page.get_by_label("The message is JSON").check()
     page.get_by_label("Message", exact=True).fill('{"n": [1, 2]}')
