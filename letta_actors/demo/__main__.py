@@ -91,7 +91,9 @@ def _delete_agents(env: LettaEnvironment, tag: str) -> None:
 def main(topic: str = TOPIC, *, keep: bool = False, port: int = 0) -> int:
     tag = uuid.uuid4().hex[:8]
     # The daemon requires this token; the CLI client below reads it from the same variable.
-    api_token = os.environ.setdefault(TOKEN_VAR, secrets.token_urlsafe(16))
+    given = os.environ.get(TOKEN_VAR) or None
+    api_token = os.environ[TOKEN_VAR] = given or secrets.token_urlsafe(16)
+    login = f"the token in ${TOKEN_VAR}" if given else f"the token {api_token}"
     with letta_environment() as env, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         where = "the local stack (scripted LLM)" if env.scripted else env.base_url
@@ -110,7 +112,7 @@ def main(topic: str = TOPIC, *, keep: bool = False, port: int = 0) -> int:
             print(f"daemon: {url} (OpenAPI at {url}/docs)\n")
             status = cli.main(["run-workflow", "article", topic, "--mermaid", "--url", url])
             _metrics_summary(url, api_token)
-            print(f"\nconsole: {url}/ui/ (log in with the token {api_token}, from ${TOKEN_VAR})")
+            print(f"\nconsole: {url}/ui/ (log in with {login})")
             if keep:
                 print("kept running: look at the run in the console; Ctrl-C stops", flush=True)
                 _wait_for_a_stop_signal()
