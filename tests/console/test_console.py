@@ -51,7 +51,15 @@ def test_static_page_is_open_and_data_needs_the_token(
     assert page.evaluate("sessionStorage.length") == 0  # a refused token is not kept
     screenshot(page, artifacts, "login-refused")
 
-    log_in(page, console_daemon.url)
+    # The daemon not answering: said so, and the token stays in the form to try again.
+    page.route("**/v1/team", lambda route: route.abort())
+    page.get_by_label("Token").fill(TOKEN)
+    page.get_by_role("button", name="Open the console").click()
+    expect(page.locator("#login-error")).to_contain_text("The daemon does not answer")
+    expect(page.get_by_label("Token")).to_have_value(TOKEN)
+    page.unroute("**/v1/team")
+    page.get_by_role("button", name="Open the console").click()
+    expect(page.locator("#connection")).to_have_text("Live")
     assert TOKEN not in page.url  # the token never goes into the address
     assert page.evaluate("Object.values(sessionStorage)") == [TOKEN]
     page.reload()  # the session keeps it: no second login

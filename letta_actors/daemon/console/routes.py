@@ -26,7 +26,11 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def sse(event: str, data: Any) -> bytes:
     """One server-sent event carrying ``data`` as JSON."""
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+    return _event(event, json.dumps(data, default=str))
+
+
+def _event(event: str, text: str) -> bytes:
+    return f"event: {event}\ndata: {text}\n\n".encode()
 
 
 async def live_stream(team: Team, interval: float) -> AsyncIterator[bytes]:
@@ -35,9 +39,8 @@ async def live_stream(team: Team, interval: float) -> AsyncIterator[bytes]:
     stopping server is not held open)."""
     last = ""
     while team.accepting:
-        data = snapshot(team)
-        text = json.dumps(data, default=str)
-        yield sse("snapshot", data) if text != last else KEEP_ALIVE
+        text = json.dumps(snapshot(team), default=str)
+        yield _event("snapshot", text) if text != last else KEEP_ALIVE
         last = text
         await anyio.sleep(interval)
     yield sse("stopping", {"detail": "the team is stopping"})

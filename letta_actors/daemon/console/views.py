@@ -6,6 +6,7 @@ them as server-sent events.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ...patterns import RunRecord
@@ -18,11 +19,18 @@ SNAPSHOT_LIMIT = 100
 
 
 def run_summary(entry: RunEntry) -> dict[str, Any]:
-    """A run without its record: id, workflow, state, status, timing, error."""
-    summary = entry.summary()
-    summary.pop("record")
-    summary.pop("mermaid")
-    return summary
+    """A run without its record (cheap: no dump, no diagram): id, workflow, state, status,
+    timing, error."""
+    end = entry.finished_at if entry.finished_at is not None else time.time()
+    return {
+        "run_id": entry.id,
+        "workflow": entry.workflow,
+        "state": entry.state,
+        "status": entry.status,
+        "started_at": entry.started_at,
+        "elapsed": round(end - entry.started_at, 6),
+        "error": entry.error,
+    }
 
 
 def dead_letters(team: Team, limit: int = SNAPSHOT_LIMIT) -> dict[str, Any]:

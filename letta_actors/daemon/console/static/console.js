@@ -477,6 +477,13 @@ async function open() {
   live();
 }
 
+function notOpened(exc) {
+  // A refused token is forgotten; any other failure keeps it in the form, to try again.
+  const token = getToken();
+  logout(exc.message);
+  if (!(exc instanceof ApiError && exc.status === 401) && token) $("#token").value = token;
+}
+
 async function onLogin(event) {
   event.preventDefault();
   setToken($("#token").value.trim());
@@ -484,7 +491,7 @@ async function onLogin(event) {
     await open();
     $("#main").focus();
   } catch (exc) {
-    logout(exc.message);
+    notOpened(exc);
   }
 }
 
@@ -504,7 +511,7 @@ function main() {
     showApp(false);
     $("#token").focus();
   } else {
-    open().catch((exc) => logout(exc.message));
+    open().catch(notOpened);
   }
 }
 
