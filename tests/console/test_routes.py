@@ -55,6 +55,9 @@ async def test_static_pages_need_no_token_and_data_does(team: Team) -> None:
         assert (await http.get("/v1/console/runs/nope/live")).status_code == 404
         bad = await http.get("/v1/console/live", params={"interval": 0})
         assert bad.status_code == 422
+        paths = (await http.get("/openapi.json")).json()["paths"]
+        assert "/v1/console/dead-letters" in paths and "/v1/console/runs/{run_id}/live" in paths
+        assert "/v1/console/live" not in paths  # endless: kept from schema-driven clients
 
 
 async def test_live_stream_sends_changes_and_ends_when_the_team_stops(team: Team) -> None:

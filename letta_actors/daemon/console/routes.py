@@ -74,7 +74,9 @@ def console_router(team: Team) -> APIRouter:
     router = APIRouter(prefix="/v1/console", tags=["console"])
     interval_query = Query(default=1.0, ge=0.05, le=60, description="seconds between checks")
 
-    @router.get("/live")
+    # Not in the OpenAPI schema: it never ends while the team runs, so a client driven by the
+    # schema (a fuzzer, a generated SDK) would wait on it forever.
+    @router.get("/live", include_in_schema=False)
     async def live(interval: float = interval_query) -> StreamingResponse:
         """Server-sent events: ``snapshot`` (actors, newest runs, dead letters) on every change,
         until the team stops (``stopping``)."""
