@@ -12,7 +12,7 @@ from tests.daemon.helpers import REPO
 TOKEN = "console-test-token-7c2e"
 
 #: Agents under the root and under a subtree, a link, a topic, and workflows: a quick one
-#: (``shout``), one that waits ~forever on its second stage (``held``, to cancel).
+#: (``shout``), one that waits ~forever on its second stage (``held``, to cancel), a vote.
 CONSOLE_TEAM = f"""
 [team]
 name = "console-team"
@@ -43,6 +43,16 @@ shutdown = 0.2
 kind = "python"
 factory = "tests.daemon.actors:Failing"
 
+[agents.alice]
+kind = "python"
+factory = "tests.console.actors:Voter"
+args = {{ choice = "tea" }}
+
+[agents.bob]
+kind = "python"
+factory = "tests.console.actors:Voter"
+args = {{ choice = "tea" }}
+
 [[links]]
 from = "echo"
 to = "upper"
@@ -59,6 +69,12 @@ stages = [{{ name = "echo", actor = "echo" }}, {{ name = "upper", actor = "upper
 kind = "pipeline"
 description = "echo, then a stage that does not finish (cancel it)"
 stages = [{{ name = "echo", actor = "echo" }}, {{ name = "wait", actor = "slow" }}]
+
+[workflows.vote]
+kind = "consensus"
+description = "tea or coffee"
+voters = ["alice", "bob"]
+rules = {{ options = ["tea", "coffee"] }}
 
 [api]
 port = 0

@@ -256,3 +256,26 @@ def test_text_contrast_meets_wcag_aa(
         assert len(texts) > 3, view
         low = [t for t in texts if t["ratio"] < 4.5]
         assert not low, f"{view}: text below 4.5:1: {low}"
+
+
+def test_a_vote_shows_its_ballots_and_decision(
+    console_daemon: DaemonProcess, page: Page, artifacts: Path
+) -> None:
+    log_in(page, console_daemon.url)
+    page.get_by_role("link", name="Ask, tell, run").click()
+    page.get_by_label("Workflow", exact=True).select_option("vote")
+    page.get_by_label("Input", exact=True).fill("What do we drink?")
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.locator("#run-meta")).to_contain_text("completed")
+    diagram = "#run-diagram"
+    expect(page.locator(f"{diagram} svg text.messageText").first).to_be_visible()
+    assert {"consensus", "alice", "bob"} <= set(svg_texts(page, diagram, "text.actor"))
+    messages = " ".join(svg_texts(page, diagram, "text.messageText"))
+    assert messages.count("vote: round 1: tea (text)") == 2, messages
+    votes = page.locator("#run-parts table", has=page.locator("caption", has_text="Votes"))
+    expect(votes.locator("tbody tr")).to_have_count(2)
+    expect(votes).to_contain_text("tea suits a team best.")
+    rounds = page.locator("#run-parts table", has=page.locator("caption", has_text="Vote rounds"))
+    expect(rounds).to_contain_text("tea: 2, coffee: 0")
+    expect(page.locator("#run-result")).to_contain_text("decision")
+    screenshot(page, artifacts, "run-vote")

@@ -217,6 +217,7 @@ const PARTS = [
   ["delegations", "Delegations"],
   ["stages", "Stages"],
   ["results", "Tasks"],
+  ["votes", "Votes"],
   ["rounds", "Vote rounds"],
   ["changed", "Votes changed"],
   ["handoffs", "Handoffs"],
@@ -250,6 +251,21 @@ function table(items, caption) {
   );
 }
 
+function voting(record) {
+  // A vote's rounds as two flat tables: every ballot, and each round's tally.
+  if (!Array.isArray(record.rounds)) return {};
+  return {
+    votes: record.rounds.flatMap((r) => r.ballots || []),
+    rounds: record.rounds.map((r) => ({
+      round: r.number,
+      counts: r.tally ? Object.entries(r.tally.counts).map(([o, n]) => `${o}: ${n}`).join(", ") : "",
+      winner: r.tally ? r.tally.winner : null,
+      quorum_met: r.tally ? r.tally.quorum_met : null,
+      complete: r.complete,
+    })),
+  };
+}
+
 function renderRun(view) {
   state.run = view;
   const record = view.record;
@@ -274,8 +290,9 @@ function renderRun(view) {
         )
       : [emptyRow(5, "No tokens spent yet.")],
   );
-  const parts = PARTS.filter(([key]) => record && Array.isArray(record[key]) && record[key].length).map(([key, title]) =>
-    table(record[key].map((item) => (typeof item === "object" && item !== null ? item : { value: item })), title),
+  const shown = record ? { ...record, ...voting(record) } : null;
+  const parts = PARTS.filter(([key]) => shown && Array.isArray(shown[key]) && shown[key].length).map(([key, title]) =>
+    table(shown[key].map((item) => (typeof item === "object" && item !== null ? item : { value: item })), title),
   );
   $("#run-parts").replaceChildren(...parts);
   const fields = RESULT_FIELDS.filter((key) => record && record[key] != null && record[key] !== "" && !(typeof record[key] === "object" && !Object.keys(record[key]).length));
