@@ -91,6 +91,14 @@ def log_in(page: Page, url: str, token: str = TOKEN) -> None:
     expect(page.locator("#connection")).to_have_text("Live")
 
 
+def start_run(page: Page, workflow: str, text: str) -> None:
+    """Start a run of ``workflow`` from the console's form (the console then opens it)."""
+    page.get_by_role("link", name="Ask, tell, run").click()
+    page.get_by_label("Workflow", exact=True).select_option(workflow)
+    page.get_by_label("Input", exact=True).fill(text)
+    page.get_by_role("button", name="Start the run").click()
+
+
 def svg_texts(page: Page, selector: str, css: str) -> list[str]:
     """The texts of the SVG elements matching ``css`` inside the diagram ``selector``."""
     texts: list[str] = page.locator(f"{selector} svg {css}").all_text_contents()

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.daemon.conftest import DaemonProcess
 
-from .helpers import TOKEN, log_in, screenshot, svg_texts, text_contrast
+from .helpers import TOKEN, log_in, screenshot, start_run, svg_texts, text_contrast
 
 #: The views reached from the navigation, by link text and section id.
 VIEWS = {
@@ -152,10 +152,7 @@ def test_a_run_diagram_renders_grows_and_is_cancelled(
     console_daemon: DaemonProcess, page: Page, artifacts: Path
 ) -> None:
     log_in(page, console_daemon.url)
-    page.get_by_role("link", name="Ask, tell, run").click()
-    page.get_by_label("Workflow", exact=True).select_option("shout")
-    page.get_by_label("Input", exact=True).fill("hi")
-    page.get_by_role("button", name="Start the run").click()
+    start_run(page, "shout", "hi")
     expect(page).to_have_url(re.compile(r"/ui/#run/\w+$"))
     expect(page.locator("#run-meta")).to_contain_text("completed")
     diagram = "#run-diagram"
@@ -170,10 +167,7 @@ def test_a_run_diagram_renders_grows_and_is_cancelled(
     screenshot(page, artifacts, "run-completed")
 
     # A run that waits on its second stage: the diagram shows it so far, then its cancel.
-    page.get_by_role("link", name="Ask, tell, run").click()
-    page.get_by_label("Workflow", exact=True).select_option("held")
-    page.get_by_label("Input", exact=True).fill("wait for me")
-    page.get_by_role("button", name="Start the run").click()
+    start_run(page, "held", "wait for me")
     expect(page.locator("#run-meta")).to_contain_text("running")
     held = page.locator(f"{diagram} svg text.messageText", has_text="request: echo: wait for me")
     expect(held).to_be_visible()  # the second stage's request: drawn while the run goes on
@@ -262,10 +256,7 @@ def test_a_vote_shows_its_ballots_and_decision(
     console_daemon: DaemonProcess, page: Page, artifacts: Path
 ) -> None:
     log_in(page, console_daemon.url)
-    page.get_by_role("link", name="Ask, tell, run").click()
-    page.get_by_label("Workflow", exact=True).select_option("vote")
-    page.get_by_label("Input", exact=True).fill("What do we drink?")
-    page.get_by_role("button", name="Start the run").click()
+    start_run(page, "vote", "What do we drink?")
     expect(page.locator("#run-meta")).to_contain_text("completed")
     diagram = "#run-diagram"
     expect(page.locator(f"{diagram} svg text.messageText").first).to_be_visible()

@@ -23,7 +23,7 @@ from letta_actors.demo.daemon_process import DaemonProcess, start_daemon
 from letta_actors.localstack import LocalStack, ScriptedLLMAdmin
 from tests.daemon.helpers import REPO, wait_for
 
-from .helpers import TOKEN, log_in, screenshot, svg_texts
+from .helpers import TOKEN, log_in, screenshot, start_run, svg_texts
 
 pytestmark = pytest.mark.letta
 
@@ -120,10 +120,7 @@ def test_a_letta_run_is_drawn_as_it_grows_and_cancelled(
     assert {f"{name} · letta" for name in TEAM} <= set(nodes), nodes
     screenshot(page, artifacts, "letta-team")
 
-    page.get_by_role("link", name="Ask, tell, run").click()
-    page.get_by_label("Workflow", exact=True).select_option("article")
-    page.get_by_label("Input", exact=True).fill("sea otters")
-    page.get_by_role("button", name="Start the run").click()
+    start_run(page, "article", "sea otters")
     diagram = "#run-diagram"
     to_editor = page.locator(f"{diagram} svg text.messageText", has_text="request: Edit the draft")
     expect(to_editor).to_be_visible(timeout=300_000)  # the run's third delegation, drawn
