@@ -16,14 +16,15 @@ imports this package.
 from ._catalog import CATALOG, OTHER, PREFIX, MetricSpec
 from ._collector import LabelGuard, SystemCollector, default_group_of, server_label
 from ._exposition import (
-    ASGIApp,
     MetricsResponse,
     MetricsServer,
     make_asgi_app,
+    make_path_app,
     render,
     respond,
     serve_http,
 )
+from ._http import ASGIApp, HttpLimits, listen, serve_asgi
 from ._system import SystemMetrics
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "OTHER",
     "PREFIX",
     "ASGIApp",
+    "HttpLimits",
     "LabelGuard",
     "MetricSpec",
     "MetricsResponse",
@@ -38,9 +40,12 @@ __all__ = [
     "SystemCollector",
     "SystemMetrics",
     "default_group_of",
+    "listen",
     "make_asgi_app",
+    "make_path_app",
     "render",
     "respond",
+    "serve_asgi",
     "serve_http",
     "server_label",
 ]

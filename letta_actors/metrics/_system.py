@@ -15,7 +15,15 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 
 from ._collector import GroupOf, LabelMode, SystemCollector
-from ._exposition import ASGIApp, MetricsResponse, MetricsServer, make_asgi_app, render, serve_http
+from ._exposition import (
+    MetricsResponse,
+    MetricsServer,
+    make_asgi_app,
+    make_path_app,
+    render,
+    serve_http,
+)
+from ._http import ASGIApp
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -93,9 +101,11 @@ class SystemMetrics:
 
     # -- serving --------------------------------------------------------------------------
 
-    def asgi_app(self) -> ASGIApp:
-        """An ASGI app serving :attr:`registry` (mount it, e.g. at ``/metrics``)."""
-        return make_asgi_app(self.registry, compress=self.compress)
+    def asgi_app(self, path: str | None = None) -> ASGIApp:
+        """An ASGI app serving :attr:`registry` (mount it, e.g. at ``/metrics``); with ``path``,
+        it serves that path only and answers 404 elsewhere (an app of its own)."""
+        app = make_asgi_app(self.registry, compress=self.compress)
+        return app if path is None else make_path_app(app, path)
 
     async def serve(
         self,
@@ -108,7 +118,8 @@ class SystemMetrics:
         """Serve :attr:`registry` on ``http://host:port/path`` until cancelled.
 
         Use ``server = await task_group.start(metrics.serve, host, port)`` to learn the bound
-        port (``port=0`` picks a free one). Runs in the caller's event loop (asyncio or trio).
+        port (``port=0`` picks a free one). Runs in the caller's event loop (asyncio or trio),
+        served by hypercorn; cancelling it stops it gracefully.
         """
         await serve_http(
             self.registry, host=host, port=port, path=path, compress=self.compress,
