@@ -170,3 +170,20 @@ def test_bearer_token(start_daemon: StartDaemon, tmp_path: Path) -> None:
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     assert TOKEN not in daemon.stderr.read_text() + daemon.stdout.read_text()
+
+
+def test_run_reports_bad_factories_as_check_does(tmp_path: Path) -> None:
+    broken = ECHO_TEAM + (
+        '\n[agents.ghost]\nkind = "python"\nfactory = "tests.daemon.no_such_module:Actor"\n'
+        '\n[agents.misfit]\nkind = "python"\nfactory = "tests.daemon.actors:Upper"\n'
+        "args = { unexpected = 1 }\n"
+    )
+    config = tmp_path / "team.toml"
+    config.write_text(broken)
+    for command in ("check", "run"):
+        result = cli(command, str(config))
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.splitlines()[0] == f"{config}: 2 errors", result.stderr
+        assert f"{config}: agents.ghost.factory: cannot import" in result.stderr
+        assert f"{config}: agents.misfit.args: args do not fit" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -15,12 +15,11 @@ from .conftest import StartDaemon, cli
 from .helpers import ECHO_TEAM, wait_for
 
 TOKEN = "hostile-secret-token-3e7a"
-TIGHT = (
-    ECHO_TEAM.replace(
-        "[api]\n", "[api]\nidle_timeout = 0.5\nbody_timeout = 0.5\nmax_concurrent_requests = 2\n"
-    )
-    + '\n[agents.held]\nkind = "python"\nfactory = "tests.daemon.actors:Slow"\nargs = { delay = 30 }\n'
+LIMITS = "[api]\nidle_timeout = 0.5\nbody_timeout = 0.5\nmax_concurrent_requests = 2\n"
+HELD = (
+    '[agents.held]\nkind = "python"\nfactory = "tests.daemon.actors:Slow"\nargs = { delay = 30 }\n'
 )
+TIGHT = ECHO_TEAM.replace("[api]\n", LIMITS) + "\n" + HELD
 
 
 def connect(url: str) -> socket.socket:
