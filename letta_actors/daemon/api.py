@@ -40,6 +40,7 @@ from .middleware import (
     Send,
     send_json,
 )
+from .config import TeamConfig
 from .runs import RunEntry
 from .team import Abandoned, NotAccepting, Team, UnknownName
 
@@ -189,23 +190,36 @@ def _errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 _ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+#: One server-sent event (OpenAPI 3.1: the schema of a ``text/event-stream`` is per event).
+_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["progress", "record"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
 
 
-def _document(schema: dict[str, Any], token: bool, max_ask_timeout: float) -> dict[str, Any]:
+def _document(schema: dict[str, Any], token: bool, config: TeamConfig) -> dict[str, Any]:
     """Declare in ``schema`` the answers the middleware and Starlette give (400, 401, 408,
-    413, 422, 503, in the error shape), the bearer scheme, the event stream, and the bound on
-    an ask's ``timeout``."""
+    413, 422, 503, in the error shape), the bearer scheme, the event stream, the bound on an
+    ask's ``timeout``, and the declared agent and workflow names."""
     error = {"content": {"application/json": {"schema": _ERROR_SCHEMA}}}
     timeout = schema["components"]["schemas"]["AskRequest"]["properties"]["timeout"]
     for option in timeout["anyOf"]:
         if option.get("type") == "number":
-            option["maximum"] = max_ask_timeout
+            option["maximum"] = config.api.max_ask_timeout
+    names = {"agent": list(config.agents), "workflow": list(config.workflows)}
     if token:
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer"}
         }
     for path, item in schema["paths"].items():
         for method, operation in item.items():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "path" and names.get(parameter["name"]):
+                    parameter["schema"]["enum"] = names[parameter["name"]]
             responses = operation["responses"]
             extra: dict[str, str] = {}
             if path not in OPEN_PATHS:
@@ -227,7 +241,7 @@ def _document(schema: dict[str, Any], token: bool, max_ask_timeout: float) -> di
             if path.endswith("/events"):
                 responses["200"] = {
                     "description": "Server-sent events: progress, then the record",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
                 }
     return schema
 
@@ -479,7 +493,7 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = FastAPI.openapi(api)
-            api.openapi_schema = _document(schema, bool(token), config.api.max_ask_timeout)
+            api.openapi_schema = _document(schema, bool(token), config)
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
