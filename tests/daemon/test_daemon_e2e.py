@@ -123,8 +123,9 @@ def test_stop_deadline_reports_what_was_not_finished(start_daemon: StartDaemon) 
     assert answer.status_code == 503 and answer.json()["error"] == "shutting_down"
     assert daemon.wait() == 0
     report = daemon.report()
-    [abandoned] = report["abandoned_asks"]  # type: ignore[misc]
-    assert {"agent": "tiny", "message": "never"}.items() <= abandoned.items()
+    abandoned: list[dict[str, str]] = report["abandoned_asks"]  # type: ignore[assignment]
+    assert len(abandoned) == 1
+    assert {"agent": "tiny", "message": "never"}.items() <= abandoned[0].items()
     letters = report["dead_letters"]["letters"]  # type: ignore[index]
     # The dead letter carries the message_id the API answered the tell with.
     lost = {"recipient": "tiny", "reason": "cancelled", "message": "busy",

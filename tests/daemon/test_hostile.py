@@ -101,8 +101,12 @@ def test_requests_in_progress_are_capped(start_daemon: StartDaemon) -> None:
         # Two asks held by an agent that takes 30 s a message fill the cap of 2.
         held = [pool.submit(http.post, "/v1/agents/held/ask", json={"message": i, "timeout": 5})
                 for i in range(2)]  # fmt: skip
-        busy = wait_for(lambda: (r := http.get("/v1/team")).status_code == 503 and r,
-                        what="the cap reached")  # fmt: skip
+
+        def refused() -> httpx.Response | None:
+            response = http.get("/v1/team")
+            return response if response.status_code == 503 else None
+
+        busy = wait_for(refused, what="the cap reached")
         assert busy.json()["error"] == "too_busy" and busy.headers["retry-after"] == "1"
         assert http.get("/healthz").status_code == 200  # probes are never refused
         assert [f.result(timeout=30).status_code for f in held] == [504, 504]
