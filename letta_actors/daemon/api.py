@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ..errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SystemStopped
+from .config import TeamConfig
 from .middleware import (
     AUTHENTICATED,
     OPEN_PATHS,
@@ -40,7 +41,6 @@ from .middleware import (
     Send,
     send_json,
 )
-from .config import TeamConfig
 from .runs import RunEntry
 from .team import Abandoned, NotAccepting, Team, UnknownName
 
