@@ -19,7 +19,8 @@ from ._reply import ReplySlot
 class Envelope:
     """A message with its metadata.
 
-    - ``id``: unique within its :class:`~letta_actors.ActorSystem` (a counter, cheap to make).
+    - ``id``: unique within its :class:`~letta_actors.ActorSystem` (a counter, cheap to make),
+      or the id the sender gave (``bus.tell(..., message_id=...)``, e.g. the daemon API's).
     - ``sender``: the sending actor's name, or ``None`` when sent from outside any actor.
     - ``recipient``: the addressed actor's name.
     - ``topic``: the topic it was published on, if it came through ``publish``.
@@ -34,13 +35,13 @@ class Envelope:
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(arbitrary_types_allowed=True)
 
-    id: int
+    id: int | str
     recipient: str
     payload: Any
     sent_at: float
     sender: str | None = None
     topic: str | None = None
-    correlation_id: int | None = None
+    correlation_id: int | str | None = None
     chain: tuple[str, ...] = ()
     attempt: int = 1
     # Where an ask's reply goes; never serialised.

@@ -103,10 +103,11 @@ class Bus:
             self.dead_letters.record(dropped, reason)
 
     async def send(self, name: str, cell: ActorCell | None, message: Any,
-                   topic: str | None = None) -> None:  # fmt: skip
+                   topic: str | None = None, message_id: str | None = None) -> None:  # fmt: skip
         """Tell ``message`` to ``name`` (resolved to ``cell``); see :meth:`tell`."""
         sender = self._sender(name, topic)
-        envelope = Envelope(self._next_id(), name, message, time.time(),
+        envelope = Envelope(self._next_id() if message_id is None else message_id, name, message,
+                            time.time(),
                             sender.name if sender is not None else None, topic)  # fmt: skip
         if cell is None:
             self._require_running()
@@ -117,7 +118,12 @@ class Bus:
             await self._deliver(cell, envelope)
 
     async def request(
-        self, name: str, cell: ActorCell | None, message: Any, timeout: float | None
+        self,
+        name: str,
+        cell: ActorCell | None,
+        message: Any,
+        timeout: float | None,
+        message_id: str | None = None,
     ) -> Any:
         """Ask ``name`` (resolved to ``cell``); see :meth:`ask`."""
         if timeout is None:
@@ -126,7 +132,7 @@ class Bus:
             raise ValueError(f"ask timeout must be > 0 seconds, got {timeout!r}")
         sender = self._sender(name, None)
         reply = ReplySlot(self._system.event_factory)
-        envelope_id = self._next_id()
+        envelope_id = self._next_id() if message_id is None else message_id
         if sender is None:
             envelope = Envelope(envelope_id, name, message, time.time(), None, None, envelope_id,
                                 (), 1, reply)  # fmt: skip
@@ -168,18 +174,30 @@ class Bus:
         name = to if isinstance(to, str) else to.name
         return name, self._system.cell(name)
 
-    async def tell(self, to: str | ActorRef, message: Any) -> None:
+    async def tell(
+        self, to: str | ActorRef, message: Any, *, message_id: str | None = None
+    ) -> None:
         """Send ``message`` to ``to`` without waiting for handling.
+
+        ``message_id`` becomes the envelope's id (default: the next number of the system's
+        counter), so a caller's own id shows in dead letters.
 
         Waits only when the recipient's mailbox is full under ``block``. An unknown or stopped
         recipient, or a message dropped by the overflow policy, becomes a dead letter. Raises
         :class:`MailboxFull` (policy ``fail``) and :class:`NotLinked` (links enforced).
         """
         name, cell = self._cell(to)
-        await self.send(name, cell, message)
+        await self.send(name, cell, message, None, message_id)
 
-    async def ask(self, to: str | ActorRef, message: Any, *, timeout: float | None = None) -> Any:
-        """Send ``message`` to ``to`` and return its reply.
+    async def ask(
+        self,
+        to: str | ActorRef,
+        message: Any,
+        *,
+        timeout: float | None = None,
+        message_id: str | None = None,
+    ) -> Any:
+        """Send ``message`` to ``to`` and return its reply (``message_id``: as for :meth:`tell`).
 
         ``timeout`` (seconds, default the system's ``ask_timeout``; ``math.inf`` for none)
         covers queueing and handling: past it :class:`AskTimeout` is raised and a late reply is
@@ -189,7 +207,7 @@ class Bus:
         already waiting on this sender (a deadlock), plus the errors of :meth:`tell`.
         """
         name, cell = self._cell(to)
-        return await self.request(name, cell, message, timeout)
+        return await self.request(name, cell, message, timeout, message_id)
 
     async def publish(self, topic: str, message: Any) -> int:
         """Tell ``message`` to every subscriber of ``topic``, in subscription order.

@@ -6,7 +6,8 @@
 - ``letta-actors`` (:mod:`.cli`): ``run``, ``check``, ``send``, ``run-workflow``, ``status``,
   ``stack``. See ``docs/daemon.md``.
 
-The HTTP API needs the ``daemon`` extra (FastAPI, uvicorn); the rest needs only the core.
+The HTTP API needs the ``daemon`` extra (FastAPI; served by hypercorn); the rest needs only
+the core.
 """
 
 from typing import TYPE_CHECKING

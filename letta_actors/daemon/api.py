@@ -1,9 +1,12 @@
 """The HTTP API of a running :class:`~letta_actors.daemon.team.Team` (FastAPI, OpenAPI at
 ``/openapi.json``).
 
-Errors have a JSON body ``{"error": code, "detail": ...}``: unknown agent, workflow or run 404,
-invalid body 422, body too large 413, missing or wrong bearer token 401, mailbox full or team
-stopping 503 with ``Retry-After``, ask timeout 504, the agent's own failure 502.
+Every error has the JSON body ``{"error": code, "detail": ...}``: a body that cannot be parsed
+400, missing or wrong bearer token 401, unknown agent, workflow or run 404, body not sent in
+time 408, body too large 413, invalid body 422 (a string with a lone surrogate included: it
+could not be stored or answered), mailbox full, too many requests in progress or team stopping
+503 with ``Retry-After``, ask timeout 504, the agent's own failure 502. The OpenAPI schema
+declares all of them, the bearer scheme, and the bounds the server enforces.
 """
 
 from __future__ import annotations
@@ -14,24 +17,59 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ..errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SystemStopped
+from .config import TeamConfig
 from .console import mount_console
-from .middleware import ASGIApp, BearerAuth, BodyLimit, Receive, Scope, Send, send_json
+from .middleware import (
+    AUTHENTICATED,
+    OPEN_PATHS,
+    ASGIApp,
+    BearerAuth,
+    BodyLimit,
+    ConcurrencyLimit,
+    Receive,
+    Scope,
+    Send,
+    send_json,
+)
 from .runs import RunEntry
 from .team import Abandoned, NotAccepting, Team, UnknownName
 
 log = logging.getLogger("letta_actors.daemon.api")
 
 _CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _encodable(value: JsonValue) -> JsonValue:
+    """Refuses strings that UTF-8 cannot encode (lone surrogates such as ``"\\ud800"``): they
+    could be neither answered nor stored. Walks the value without recursion (deep JSON)."""
+    stack: list[JsonValue] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+Json = Annotated[JsonValue, AfterValidator(_encodable)]
 
 
 class _Body(BaseModel):
@@ -42,18 +80,18 @@ class AskRequest(_Body):
     """An ask: ``message`` (any JSON; a string for a Letta agent) and ``timeout`` (seconds,
     default the team's ``ask_timeout``, at most ``api.max_ask_timeout``)."""
 
-    message: JsonValue
+    message: Json
     timeout: float | None = Field(default=None, gt=0)
 
 
 class TellRequest(_Body):
-    message: JsonValue
+    message: Json
 
 
 class RunRequest(_Body):
     """A workflow run: ``input`` is the first stage's message (a fan-out's ``{input}``)."""
 
-    input: JsonValue
+    input: Json
 
 
 class AskResponse(BaseModel):
@@ -67,9 +105,16 @@ class AskResponse(BaseModel):
 
 class TellResponse(BaseModel):
     agent: str
-    message_id: str
+    message_id: str = Field(
+        description="The message's id, also in dead letters and the shutdown report."
+    )
     correlation_id: str
-    queued: bool
+    queued: bool = Field(description="Queued in the agent's mailbox, in memory.")
+    durable: Literal[False] = Field(
+        default=False,
+        description="Always false: a queued message lives in memory only, and is lost if "
+        "the process is killed (SIGKILL) before the agent handles it.",
+    )
 
 
 class RunSummary(BaseModel):
@@ -103,8 +148,20 @@ class ErrorBody(BaseModel):
     detail: Any = None
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII characters escaped: any string, even one UTF-8 cannot encode (a lone
+    surrogate in an agent's reply), gives a valid answer instead of a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _error(status: int, code: str, detail: Any = None, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+    return SafeJSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+#: Error codes of the answers Starlette makes itself (unparsable body, unknown path...).
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -133,6 +190,63 @@ def _errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
+#: One server-sent event (OpenAPI 3.1: the schema of a ``text/event-stream`` is per event).
+_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["progress", "record"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
+
+def _document(schema: dict[str, Any], token: bool, config: TeamConfig) -> dict[str, Any]:
+    """Declare in ``schema`` the answers the middleware and Starlette give (400, 401, 408,
+    413, 422, 503, in the error shape), the bearer scheme, the event stream, the bound on an
+    ask's ``timeout``, and the declared agent and workflow names."""
+    error = {"content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    timeout = schema["components"]["schemas"]["AskRequest"]["properties"]["timeout"]
+    for option in timeout["anyOf"]:
+        if option.get("type") == "number":
+            option["maximum"] = config.api.max_ask_timeout
+    names = {"agent": list(config.agents), "workflow": list(config.workflows)}
+    if token:
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "path" and names.get(parameter["name"]):
+                    parameter["schema"]["enum"] = names[parameter["name"]]
+            responses = operation["responses"]
+            extra: dict[str, str] = {}
+            if path not in OPEN_PATHS:
+                extra["503"] = "Too many requests in progress, mailbox full, or stopping"
+                if token:
+                    extra["401"] = "Missing or wrong bearer token"
+                    operation["security"] = [{"bearer": []}]
+            if method == "post":
+                extra |= {
+                    "400": "The body could not be parsed",
+                    "408": "The body did not arrive in time",
+                    "413": "The body is too large",
+                    "422": "Invalid request",
+                }
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description, **error})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid request", **error}
+            if path.endswith("/events"):
+                responses["200"] = {
+                    "description": "Server-sent events: progress, then the record",
+                    "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
+                }
+    return schema
+
+
 class MetricsEndpoint:
     """ASGI app serving the team's ``/metrics`` once it has started (503 before)."""
 
@@ -158,6 +272,7 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
         title=f"letta-actors: {config.team.name}",
         version="1",
         description="Talk to a running team of actors: ask agents, run workflows, watch them.",
+        default_response_class=SafeJSONResponse,
     )
     retry_after = str(config.api.retry_after)
     errors: dict[int | str, dict[str, Any]] = {
@@ -170,6 +285,16 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, "invalid_request", _errors(exc))
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return _error(exc.status_code, code, exc.detail, **(exc.headers or {}))
+
+    @api.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request failed: %s", type(exc).__name__, exc_info=exc)
+        return _error(500, "internal_error", type(exc).__name__)
 
     def correlation(request: Request) -> str:
         given = request.headers.get("x-correlation-id", "")
@@ -184,11 +309,15 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
         """Liveness: the process answers."""
         return {"status": "alive"}
 
-    @api.get("/readyz", tags=["probes"], responses={503: {"model": ErrorBody}})
-    async def readyz() -> JSONResponse:
-        """Readiness: the actors are started and running, and Letta answers."""
+    @api.get("/readyz", tags=["probes"], responses={503: {"description": "Not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the actors are started and running, and Letta answers. The report (Letta
+        servers and agents, actors not running) only with the token, when one is set."""
         ready, report = await team.readiness()
-        return JSONResponse({"ready": ready, **report}, status_code=200 if ready else 503)
+        status = 200 if ready else 503
+        if not request.scope.get(AUTHENTICATED, token is None):
+            return SafeJSONResponse({"ready": ready}, status_code=status)
+        return SafeJSONResponse({"ready": ready, **report}, status_code=status)
 
     @api.get("/v1/team", tags=["team"])
     async def describe() -> dict[str, Any]:
@@ -234,7 +363,7 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
         extra = {"actor": agent, "message_id": mid, "correlation_id": cid}
         started = time.monotonic()
         try:
-            reply = await team.ask(agent, body.message, timeout=body.timeout)
+            reply = await team.ask(agent, body.message, timeout=body.timeout, message_id=mid)
         except UnknownName as exc:
             return _error(404, "unknown_agent", str(exc))
         except (NotAccepting, ActorStopped, SystemStopped):
@@ -272,11 +401,13 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
         responses=errors,
     )
     async def tell(agent: str, body: TellRequest, request: Request) -> Any:
-        """Queue a message for an agent without waiting for its handling."""
+        """Queue a message for an agent without waiting for its handling. Queued means in
+        memory (``durable: false``): a message not yet handled is lost if the process is
+        killed; a graceful stop drains it or reports it as a dead letter by ``message_id``."""
         cid, mid = correlation(request), uuid.uuid4().hex
         try:
             with anyio.fail_after(config.api.max_ask_timeout):
-                await team.tell(agent, body.message)
+                await team.tell(agent, body.message, message_id=mid)
         except UnknownName as exc:
             return _error(404, "unknown_agent", str(exc))
         except (NotAccepting, ActorStopped, SystemStopped):
@@ -349,24 +480,33 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
         return JSONResponse(entry.summary(), status_code=202)
 
     @api.get("/v1/runs/{run_id}/events", tags=["workflows"], responses=errors)
-    async def events(run_id: str, interval: float = 0.5) -> Any:
+    async def events(run_id: str, interval: Annotated[float, Query(ge=0.05, le=60)] = 0.5) -> Any:
         """Server-sent events: ``progress`` (state, elapsed, which agents work on what) every
         ``interval`` seconds, then ``record`` (the finished run) and the stream ends."""
         entry = find(run_id)
         if isinstance(entry, JSONResponse):
             return entry
-        if not 0.05 <= interval <= 60:
-            detail = [{"loc": ["query", "interval"], "type": "range", "msg": "0.05 to 60 s"}]
-            return _error(422, "invalid_request", detail)
         return StreamingResponse(_stream(team, entry, interval), media_type="text/event-stream")
 
     metrics = Route("/metrics", MetricsEndpoint(team), methods=["GET"], include_in_schema=False)
     api.router.routes.append(metrics)
-    app: ASGIApp = api
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = FastAPI.openapi(api)
+            api.openapi_schema = _document(schema, bool(token), config)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+    limits = config.api
+    app: ASGIApp = BodyLimit(api, limits.max_body_bytes, limits.body_timeout)
+    app = ConcurrencyLimit(app, limits.max_concurrent_requests, limits.retry_after)
+    # The token is checked first: nothing of an unauthenticated request's body is read.
     if token:
         app = BearerAuth(app, token)
-    app = mount_console(api, app, team)  # the web console: /ui and /v1/console/...
-    return BodyLimit(app, config.api.max_body_bytes)
+    # The web console: its static pages at /ui in front (no data, no token), its data routes
+    # (/v1/console/...) in the API behind the token.
+    return mount_console(api, app, team)
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("text", "json"), help="overrides [logging]")
     run.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     run.add_argument(
-        "--ready-file", type=Path, help="write {url, pid} as JSON to this file once serving"
+        "--ready-file",
+        type=Path,
+        help="write {url, metrics_url, pid} as JSON to this file once serving",
+    )
+    run.add_argument(
+        "--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop (%(default)s)"
     )
 
     check = sub.add_parser("check", help="validate a team file; print the team and link graph")
@@ -121,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             ready_file=args.ready_file,
+            backend=args.backend,
         )
         return run_daemon(daemon)
     except ConfigError as exc:

@@ -150,9 +150,13 @@ class ApiSection(_Section):
     """``[api]``: the HTTP API listener (loopback by default).
 
     ``token_env`` names the variable holding the bearer token; a token is required whenever
-    ``host`` is not a loopback address, and enforced whenever it is set. ``max_body_bytes``
-    bounds request bodies (413 beyond); ``max_ask_timeout`` bounds the timeout a client asks
-    for; ``retry_after`` is the ``Retry-After`` (seconds) sent with 503.
+    ``host`` (or the metrics listener's) is not a loopback address, and enforced whenever it is
+    set. ``max_body_bytes`` bounds request bodies (413 beyond) and ``body_timeout`` the time to
+    send one (408 beyond); ``max_head_bytes`` bounds the request line and headers together
+    (431 beyond); ``idle_timeout`` closes a connection without a request in progress (idle
+    keep-alive, or headers still arriving); ``max_concurrent_requests`` caps requests in
+    progress (503 beyond); ``max_ask_timeout`` bounds the timeout a client asks for;
+    ``retry_after`` is the ``Retry-After`` (seconds) sent with 503.
     """
 
     enabled: bool = True
@@ -160,6 +164,10 @@ class ApiSection(_Section):
     port: int = Field(default=8765, ge=0, le=65535)
     token_env: EnvVar = "LETTA_ACTORS_API_TOKEN"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    body_timeout: float = Field(default=30.0, gt=0)
+    max_head_bytes: int = Field(default=16_384, ge=1024)
+    idle_timeout: float = Field(default=10.0, gt=0)
+    max_concurrent_requests: int = Field(default=1000, ge=1)
     max_ask_timeout: float = Field(default=600.0, gt=0)
     retry_after: int = Field(default=1, ge=1)
     max_runs_kept: int = Field(default=1000, ge=1)
@@ -171,7 +179,8 @@ class ApiSection(_Section):
 
 class MetricsSection(_Section):
     """``[metrics]``: Prometheus metrics, on the API at ``/metrics`` and, with ``port`` set,
-    also on a listener of their own (``host``, loopback by default)."""
+    also on a listener of their own (``host``, loopback by default; beyond loopback only with
+    the API's bearer token, which it then requires, with the API's head and idle limits)."""
 
     enabled: bool = True
     labels: Literal["actor", "group"] = "actor"

@@ -16,7 +16,13 @@ MASK = "***"
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: ``ts``, ``level``, ``logger``, ``message``, the known
-    :data:`FIELDS` present, and ``exception`` (the traceback) if any."""
+    :data:`FIELDS` present, and ``exception`` (the traceback) if any. Each ``secrets`` value
+    is replaced by :data:`MASK` in every text *before* it is encoded, so a secret that JSON
+    would escape (quotes, backslashes, control or non-ASCII characters) is masked too."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = _longest_first(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -31,6 +37,9 @@ class JsonFormatter(logging.Formatter):
                 entry[field] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        if self.secrets:
+            entry = {k: _mask(v, self.secrets) if isinstance(v, str) else v
+                     for k, v in entry.items()}  # fmt: skip
         return json.dumps(entry, default=str)
 
 
@@ -49,32 +58,42 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+def _longest_first(secrets: Iterable[str]) -> list[str]:
+    return sorted({s for s in secrets if s}, key=len, reverse=True)
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 class Redacting(logging.Formatter):
-    """Wraps a formatter and replaces every secret in its output with :data:`MASK`."""
+    """Wraps a text formatter and replaces every secret in its output with :data:`MASK`."""
 
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
         self.inner = inner
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = _longest_first(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self.inner.format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return _mask(self.inner.format(record), self.secrets)
 
 
 def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> logging.Handler:
     """Log to stderr at ``level`` as ``text`` or ``json``, masking ``secrets``; replaces the
     root logger's handlers. Returns the handler."""
-    inner: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    secrets = list(secrets)
+    formatter: logging.Formatter = (
+        JsonFormatter(secrets) if fmt == "json" else Redacting(TextFormatter(), secrets)
+    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Redacting(inner, secrets))
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "letta_actors.http"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler

@@ -1,69 +1,80 @@
 """The daemon: a team and its HTTP API in one process, with a graceful stop.
 
-The first SIGTERM or SIGINT stops accepting work (new requests get 503), waits up to
-``team.shutdown_timeout`` for the asks and runs in flight, stops the HTTP server, then stops the
-actors in reverse start order, each draining its mailbox (within ``team.shutdown_timeout``).
-A second signal stops at once. Either way, what was not finished (runs cancelled or timed out,
-requests refused, dead letters) is printed as one JSON line on stdout (``"event":
-"shutdown_report"``); the exit code is 0 after a graceful stop, 1 after a forced one.
+The API (and the metrics listener, when ``[metrics]`` has a port of its own) is served by
+hypercorn on the chosen backend, asyncio or Trio. The first SIGTERM or SIGINT stops accepting
+work (new requests get 503), waits up to ``team.shutdown_timeout`` for the asks and runs in
+flight, stops every listener, then stops the actors in reverse start order, each draining its
+mailbox within ``team.shutdown_timeout`` (unless the agent declares its own ``shutdown``).
+The same signal repeated within :data:`REPEAT_WINDOW` seconds (``timeout``, a process-group
+kill) is the same request; a signal after that stops at once. Either way, what was not
+finished (runs cancelled or timed out, requests refused, dead letters, by the API's
+``message_id``) is printed as one JSON line on stdout (``"event": "shutdown_report"``); the
+exit code is 0 after a graceful stop, 1 after a forced one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
-import uvicorn
+from anyio.abc import TaskGroup
 
+from ..metrics import HttpLimits, listen, make_path_app, serve_asgi
 from .api import create_app
 from .config import TeamConfig, _loopback
-from .team import Team
+from .middleware import BearerAuth
+from .team import Team, python_factories
 
 log = logging.getLogger("letta_actors.daemon")
+
+#: Seconds after a first stop signal during which the same signal again is the same request.
+REPEAT_WINDOW = 1.0
+
+Backend = Literal["asyncio", "trio"]
 
 
 class StartupRefused(Exception):
     """The daemon will not start with this configuration and environment (exit code 2)."""
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # the daemon handles the signals itself
-
-
 def api_token(config: TeamConfig, env: Mapping[str, str], host: str) -> str | None:
-    """The bearer token from ``api.token_env``; refuses a listener beyond loopback without."""
+    """The bearer token from ``api.token_env``; refuses any listener (the API on ``host``, the
+    metrics listener) beyond loopback without one."""
     token = env.get(config.api.token_env) or None
-    if token is None and not _loopback(host):
-        raise StartupRefused(
-            f"the API listens on {host}, beyond loopback: set a bearer token in the "
-            f"environment variable {config.api.token_env}"
-        )
+    listeners = []
+    if config.api.enabled:
+        listeners.append(("the API", host))
+    if config.metrics.enabled and config.metrics.port is not None:
+        listeners.append(("the metrics listener", config.metrics.host))
+    for what, where in listeners:
+        if token is None and not _loopback(where):
+            raise StartupRefused(
+                f"{what} listens on {where}, beyond loopback: set a bearer token in the "
+                f"environment variable {config.api.token_env}"
+            )
     return token
 
 
 def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    """A listening socket on ``host:port``; :class:`StartupRefused` when it cannot be bound."""
     try:
-        sock.bind((host, port))
+        return listen(host, port)
     except OSError as exc:
-        sock.close()
         raise StartupRefused(f"cannot listen on {host}:{port}: {exc}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+
+
+def _url(sock: socket.socket, path: str = "") -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
 
 
 class Daemon:
@@ -78,6 +89,7 @@ class Daemon:
         host: str | None = None,
         port: int | None = None,
         ready_file: Path | None = None,
+        backend: Backend = "asyncio",
     ) -> None:
         self.config = config
         self.base_dir = base_dir
@@ -85,24 +97,41 @@ class Daemon:
         self.host = host or config.api.host
         self.port = config.api.port if port is None else port
         self.ready_file = ready_file
+        self.backend = backend
         self.token = api_token(config, self.env, self.host)
+        api = config.api
+        self.limits = HttpLimits(
+            max_head_bytes=api.max_head_bytes, idle_timeout=api.idle_timeout,
+            graceful_timeout=min(5.0, config.team.shutdown_timeout),
+        )  # fmt: skip
         self.forced = False
         self.report: dict[str, Any] = {}
         self._stop: anyio.Event | None = None
 
     async def run(self) -> int:
+        """Serve until stopped; raises :class:`ConfigError` (a factory that cannot be imported
+        or called with its ``args``) and :class:`StartupRefused` (a port that cannot be bound)
+        before starting anything."""
         self._stop = anyio.Event()
-        sock = bind(self.host, self.port) if self.config.api.enabled else None
-        hard = anyio.CancelScope()
+        factories = python_factories(self.config, self.base_dir)
+        sockets: list[socket.socket] = []
         try:
+            api = metrics = None
+            if self.config.api.enabled:
+                api = bind(self.host, self.port)
+                sockets.append(api)
+            if self.config.metrics.enabled and self.config.metrics.port is not None:
+                metrics = bind(self.config.metrics.host, self.config.metrics.port)
+                sockets.append(metrics)
+            hard = anyio.CancelScope()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._signals, hard)
                 with hard:
-                    await self._serve(sock)
+                    await self._serve(api, metrics, factories)
                 tg.cancel_scope.cancel()
         finally:
-            if sock is not None:
-                sock.close()
+            for sock in sockets:
+                sock.close()  # a no-op once a server took it over
         print(
             json.dumps(
                 {"event": "shutdown_report", "forced": self.forced, **self.report}, default=str
@@ -115,71 +144,84 @@ class Daemon:
         assert self._stop is not None
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
-                name = signal.Signals(signum).name
-                if not self._stop.is_set():
-                    log.info("%s: stopping (again to stop at once)", name)
-                    self._stop.set()
-                else:
-                    log.warning("%s again: stopping at once", name)
-                    self.forced = True
-                    hard.cancel()
-                    return
+                log.info("%s: stopping", signal.Signals(signum).name)
+                self._stop.set()
+                break
+            with anyio.move_on_after(REPEAT_WINDOW):
+                async for signum in signals:
+                    log.info("%s again: the same stop request", signal.Signals(signum).name)
+            log.info("stopping; a further SIGTERM or SIGINT stops at once")
+            async for signum in signals:
+                log.warning("%s again: stopping at once", signal.Signals(signum).name)
+                self.forced = True
+                hard.cancel()
+                return
 
-    async def _serve(self, sock: socket.socket | None) -> None:
+    async def _serve(
+        self,
+        api: socket.socket | None,
+        metrics: socket.socket | None,
+        factories: Mapping[str, Any],
+    ) -> None:
         assert self._stop is not None
-        team = Team(self.config, base_dir=self.base_dir, env=self.env)
+        team = Team(self.config, base_dir=self.base_dir, env=self.env, factories=factories)
+        urls = {
+            "url": _url(api) if api is not None else "",
+            "metrics_url": _url(metrics, "/metrics") if metrics is not None else None,
+        }
         try:
-            async with team, anyio.create_task_group() as tg:
-                server: _Server | None = None
-                if sock is not None:
-                    app = create_app(team, token=self.token)
-                    server = _Server(
-                        uvicorn.Config(
-                            app,
-                            log_config=None,
-                            access_log=False,
-                            lifespan="off",
-                            timeout_graceful_shutdown=5,
-                        )
-                    )
-                    tg.start_soon(server.serve, [sock])
-                metrics = self.config.metrics
-                if team.metrics is not None and metrics.port is not None:
-                    await tg.start(team.metrics.serve, metrics.host, metrics.port)
-                url = self._announce(sock)
-                log.info("ready: %s", url)
+            # The servers' task group ends (every listener stopped, gracefully) before the
+            # team stops its actors.
+            async with team, anyio.create_task_group() as servers:
+                stopped = anyio.Event()
+                self._start_servers(servers, team, api, metrics, stopped)
+                self._announce(urls)
+                log.info("ready: %s", urls["url"])
                 await self._stop.wait()
-                team.stop_accepting()
-                budget = self.config.team.shutdown_timeout
-                if not await team.wait_idle(budget):
-                    given_up = team.abandon_asks()
-                    log.warning(
-                        "stop deadline (%g s) passed: %d asks given up, %d runs cancelled",
-                        budget,
-                        given_up,
-                        len(team.runs.running()),
-                    )
-                    await team.cancel_runs()
-                if server is not None:
-                    server.should_exit = True
+                await self._finish_work(team)
+                stopped.set()
         finally:
             self.report = team.unfinished()
 
-    def _announce(self, sock: socket.socket | None) -> str:
-        url = ""
-        if sock is not None:
-            host, port = sock.getsockname()[:2]
-            url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    def _start_servers(
+        self,
+        tg: TaskGroup,
+        team: Team,
+        api: socket.socket | None,
+        metrics: socket.socket | None,
+        stopped: anyio.Event,
+    ) -> None:
+        serve = partial(serve_asgi, limits=self.limits, shutdown_trigger=stopped.wait)
+        if api is not None:
+            tg.start_soon(serve, create_app(team, token=self.token), api)
+        if metrics is not None and team.metrics is not None:
+            app = make_path_app(team.metrics.asgi_app(), "/metrics")
+            tg.start_soon(serve, BearerAuth(app, self.token) if self.token else app, metrics)
+
+    async def _finish_work(self, team: Team) -> None:
+        """Refuse new work, and give what was taken ``shutdown_timeout`` to finish."""
+        team.stop_accepting()
+        budget = self.config.team.shutdown_timeout
+        if not await team.wait_idle(budget):
+            given_up = team.abandon_asks()
+            log.warning(
+                "stop deadline (%g s) passed: %d asks given up, %d runs cancelled",
+                budget,
+                given_up,
+                len(team.runs.running()),
+            )
+            await team.cancel_runs()
+
+    def _announce(self, urls: Mapping[str, str | None]) -> None:
         if self.ready_file is not None:
-            data = json.dumps({"url": url, "pid": os.getpid()})
+            data = json.dumps({**urls, "pid": os.getpid()})
             tmp = self.ready_file.with_suffix(".tmp")
             tmp.write_text(data)
             tmp.replace(self.ready_file)
-        return url
 
 
 def run_daemon(daemon: Daemon) -> int:
-    """Run on asyncio (uvicorn's loop); returns the exit code."""
-    code: int = anyio.run(daemon.run)
+    """Run on the daemon's backend (asyncio or Trio); returns the exit code."""
+    code: int = anyio.run(daemon.run, backend=daemon.backend)
     sys.stdout.flush()
     return code

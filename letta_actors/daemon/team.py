@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -66,9 +67,23 @@ def _import(path: str) -> Any:
     return target
 
 
+def _unbound(target: Any, args: Mapping[str, Any]) -> str | None:
+    """Why ``target(**args)`` cannot be called, or None when the arguments fit."""
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None  # no signature to check (some builtins): the call will tell
+    try:
+        signature.bind(**args)
+    except TypeError as exc:
+        return f"args do not fit {signature}: {exc}"
+    return None
+
+
 def python_factories(config: TeamConfig, base_dir: Path | None = None) -> dict[str, ActorFactory]:
-    """Import the factories of the Python agents (``python_path`` joined to ``base_dir``);
-    raises :class:`ConfigError` naming every agent whose factory cannot be imported."""
+    """Import the factories of the Python agents (``python_path`` joined to ``base_dir``) and
+    bind their ``args`` to their signatures; raises :class:`ConfigError` naming every agent
+    whose factory cannot be imported, is not callable or does not take its ``args``."""
     for folder in config.team.python_path:
         resolved = str((base_dir or Path.cwd()) / folder)
         if resolved not in sys.path:
@@ -86,6 +101,10 @@ def python_factories(config: TeamConfig, base_dir: Path | None = None) -> dict[s
             continue
         if not callable(target):
             issues.append(ConfigIssue(f"agents.{name}.factory", "is not callable"))
+            continue
+        unbound = _unbound(target, agent.args)
+        if unbound is not None:
+            issues.append(ConfigIssue(f"agents.{name}.args", unbound))
             continue
         factories[name] = functools.partial(target, **agent.args)
     if issues:
@@ -225,7 +244,8 @@ class Team:
                 name=name,
                 mailbox=agent.mailbox,
                 restart=agent.restart,
-                shutdown=agent.shutdown,
+                # The team's drain budget, unless the agent declares its own.
+                shutdown=config.team.shutdown_timeout if agent.shutdown is None else agent.shutdown,
                 max_attempts=agent.max_attempts,
                 supervisor=agent.supervisor,
             )
@@ -295,18 +315,31 @@ class Team:
             raise UnknownName(f"no agent named {name!r}")
         return name
 
-    async def ask(self, agent: str, message: Any, *, timeout: float | None = None) -> Any:
-        """Ask a declared agent; raises :class:`UnknownName`, :class:`NotAccepting` and the
-        errors of :meth:`letta_actors.bus.Bus.ask`."""
+    async def ask(
+        self,
+        agent: str,
+        message: Any,
+        *,
+        timeout: float | None = None,
+        message_id: str | None = None,
+    ) -> Any:
+        """Ask a declared agent (``message_id`` becomes the envelope's id); raises
+        :class:`UnknownName`, :class:`NotAccepting` and the errors of
+        :meth:`letta_actors.bus.Bus.ask`."""
         name = self._agent(agent)
         async with self._work():
             with anyio.CancelScope() as scope:
                 self._asks.add(scope)
                 try:
-                    return await self.system.bus.ask(name, message, timeout=timeout)
+                    return await self.system.bus.ask(
+                        name, message, timeout=timeout, message_id=message_id
+                    )
                 finally:
                     self._asks.discard(scope)
-            self.abandoned.append({"agent": name, "message": summarize(message, 120)})
+            abandoned = {"agent": name, "message": summarize(message, 120)}
+            if message_id is not None:
+                abandoned["message_id"] = message_id
+            self.abandoned.append(abandoned)
             raise Abandoned(f"{name!r} had not answered when the stop deadline passed")
 
     def abandon_asks(self) -> int:
@@ -317,13 +350,14 @@ class Team:
             scope.cancel()
         return len(scopes)
 
-    async def tell(self, agent: str, message: Any) -> None:
-        """Tell a declared agent (queued; handled, or dead-lettered with its reason)."""
+    async def tell(self, agent: str, message: Any, *, message_id: str | None = None) -> None:
+        """Tell a declared agent (queued in memory; handled, or dead-lettered with its reason
+        and ``message_id``, which becomes the envelope's id)."""
         name = self._agent(agent)
         async with self._work():
             if self.system.cell(name) is None:
                 raise ActorNotFound(name)
-            await self.system.bus.tell(name, message)
+            await self.system.bus.tell(name, message, message_id=message_id)
 
     def start_run(self, workflow: str, message: Any) -> RunEntry:
         """Start a declared workflow in the background; its entry tracks it to the end."""

@@ -16,15 +16,16 @@ imports this package.
 from ._catalog import CATALOG, OTHER, PREFIX, MetricSpec
 from ._collector import LabelGuard, SystemCollector, default_group_of, server_label
 from ._exposition import (
-    ASGIApp,
     MetricsApp,
     MetricsResponse,
     MetricsServer,
     make_asgi_app,
+    make_path_app,
     render,
     respond,
     serve_http,
 )
+from ._http import ASGIApp, HttpLimits, listen, serve_asgi
 from ._system import SystemMetrics
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "OTHER",
     "PREFIX",
     "ASGIApp",
+    "HttpLimits",
     "LabelGuard",
     "MetricSpec",
     "MetricsApp",
@@ -40,9 +42,12 @@ __all__ = [
     "SystemCollector",
     "SystemMetrics",
     "default_group_of",
+    "listen",
     "make_asgi_app",
+    "make_path_app",
     "render",
     "respond",
+    "serve_asgi",
     "serve_http",
     "server_label",
 ]

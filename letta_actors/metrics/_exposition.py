@@ -1,4 +1,5 @@
-"""Serving a registry: content negotiation, an ASGI app and a standalone anyio HTTP endpoint.
+"""Serving a registry: content negotiation, an ASGI app and a standalone HTTP endpoint
+(the ASGI app served by hypercorn, see :mod:`._http`).
 
 Both endpoints go through :func:`respond`: the registry is *collected* in the calling task
 (the event loop that runs the actor system, so reading the runtime's counters never races
@@ -11,32 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import anyio
 import anyio.abc
-from anyio.streams.buffered import BufferedByteReceiveStream
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ._family import Family, encode
-
-log = logging.getLogger("letta_actors.metrics")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from ._http import DEFAULT_LIMITS, ASGIApp, HttpLimits, Receive, Scope, Send, listen, serve_asgi
 
 #: Bodies smaller than this are encoded and compressed in the loop (a thread hop costs more).
 _THREAD_THRESHOLD = 64 * 1024
-_MAX_HEAD = 16 * 1024
-_IDLE_TIMEOUT = 120.0
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -183,6 +170,28 @@ def make_asgi_app(
 # -- the standalone endpoint --------------------------------------------------------------
 
 
+def make_path_app(app: ASGIApp, path: str) -> ASGIApp:
+    """``app`` on ``path`` only: any other path answers 404 (what a standalone listener
+    serves); ``lifespan`` and other scopes go to ``app``."""
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', got {path!r}")
+
+    async def routed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != path:
+            body = b"not found\n"
+            await send({
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [(b"content-type", b"text/plain"),
+                            (b"content-length", str(len(body)).encode())],
+            })  # fmt: skip
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return routed
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class MetricsServer:
     """Where a standalone metrics endpoint listens."""
@@ -197,16 +206,6 @@ class MetricsServer:
         return f"http://{host}:{self.port}{self.path}"
 
 
-_CLIENT_GONE = (
-    anyio.EndOfStream,
-    anyio.IncompleteRead,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.DelimiterNotFound,
-    OSError,
-)
-
-
 async def serve_http(
     registry: Collector,
     *,
@@ -214,87 +213,19 @@ async def serve_http(
     port: int = 0,
     path: str = "/metrics",
     compress: bool = True,
+    limits: HttpLimits = DEFAULT_LIMITS,
     task_status: anyio.abc.TaskStatus[MetricsServer] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``registry`` over HTTP/1.1 on ``host:port`` until cancelled (anyio-native).
+    """Serve ``registry`` over HTTP/1.1 on ``host:port`` until cancelled (hypercorn, on the
+    running backend: asyncio or Trio).
 
     ``task_status.started()`` receives the :class:`MetricsServer` with the bound port (useful
-    with ``port=0``). Only ``path`` serves metrics (404 elsewhere). Connections are kept
-    alive (HTTP/1.1) as Prometheus expects; idle ones close after two minutes.
+    with ``port=0``); a port that cannot be bound raises ``OSError`` before that. Only
+    ``path`` serves metrics (404 elsewhere). Connections are kept alive as Prometheus expects;
+    ``limits`` bound request heads and idle connections. Cancelling stops it gracefully.
     """
-    if not path.startswith("/"):
-        raise ValueError(f"path must start with '/', got {path!r}")
-    listener = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
-    async with listener:
-        bound = listener.extra(anyio.abc.SocketAttribute.local_port)
-
-        async def handle(stream: anyio.abc.SocketStream) -> None:
-            try:
-                await _connection(stream, registry, path, compress)
-            except _CLIENT_GONE:
-                pass
-            except Exception:
-                log.exception("metrics endpoint: request failed")
-            finally:
-                await stream.aclose()
-
-        task_status.started(MetricsServer(host, bound, path))
-        await listener.serve(handle)
-
-
-async def _connection(
-    stream: anyio.abc.SocketStream, registry: Collector, path: str, compress: bool
-) -> None:
-    reader = BufferedByteReceiveStream(stream)
-    while True:
-        head = b""
-        with anyio.move_on_after(_IDLE_TIMEOUT):
-            head = await reader.receive_until(b"\r\n\r\n", _MAX_HEAD)
-        if not head:
-            return  # idle timeout
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            await _send(stream, MetricsResponse(400, (), b"bad request\n"), keep_alive=False)
-            return
-        method, target, version = parts
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                key = name.strip().lower()
-                headers[key] = (
-                    f"{headers[key]},{value.strip()}" if key in headers else value.strip()
-                )
-        length = int(headers.get("content-length", "0") or "0")
-        if length:
-            await reader.receive_exactly(min(length, _MAX_HEAD))
-        connection = headers.get("connection", "").lower()
-        keep_alive = (version == "HTTP/1.1" and "close" not in connection) or (
-            "keep-alive" in connection
-        )
-        if target.split("?", 1)[0] != path:
-            response = MetricsResponse(404, (("Content-Type", "text/plain"),), b"not found\n")
-        else:
-            response = await respond(
-                registry, method, headers.get("accept", ""), headers.get("accept-encoding", ""),
-                compress=compress,
-            )  # fmt: skip
-        await _send(stream, response, keep_alive=keep_alive, head=method == "HEAD")
-        if not keep_alive:
-            return
-
-
-async def _send(
-    stream: anyio.abc.SocketStream,
-    response: MetricsResponse,
-    *,
-    keep_alive: bool,
-    head: bool = False,
-) -> None:
-    lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}"]
-    lines.extend(f"{k}: {v}" for k, v in response.headers)
-    if not head:
-        lines.append(f"Content-Length: {len(response.body)}")
-    lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
-    await stream.send("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + response.body)
+    app = make_path_app(make_asgi_app(registry, compress=compress), path)
+    sock = listen(host, port)
+    bound = sock.getsockname()[1]
+    task_status.started(MetricsServer(host, bound, path))
+    await serve_asgi(app, sock, limits=limits)

@@ -117,7 +117,8 @@ class SystemMetrics:
         """Serve :attr:`registry` on ``http://host:port/path`` until cancelled.
 
         Use ``server = await task_group.start(metrics.serve, host, port)`` to learn the bound
-        port (``port=0`` picks a free one). Runs in the caller's event loop (asyncio or trio).
+        port (``port=0`` picks a free one). Runs in the caller's event loop (asyncio or trio),
+        served by hypercorn; cancelling it stops it gracefully.
         """
         await serve_http(
             self.registry, host=host, port=port, path=path, compress=self.compress,

@@ -30,6 +30,12 @@ class Slow(Actor):
         return message
 
 
+class Sluggish(Slow):
+    """:class:`Slow` whose class gives it only 0.2 s to drain its mailbox when stopped."""
+
+    default_shutdown = 0.2
+
+
 class Upper(Actor):
     """Replies with the text upper-cased."""
 

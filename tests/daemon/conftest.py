@@ -24,9 +24,13 @@ class DaemonProcess:
     url: str
     stdout: Path
     stderr: Path
+    metrics_url: str | None = None
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         self.process.send_signal(signum)
+
+    def logged(self, text: str) -> bool:
+        return text in self.stderr.read_text()
 
     def wait(self, timeout: float = 30.0) -> int:
         return self.process.wait(timeout=timeout)
@@ -87,7 +91,8 @@ def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
             return ready.exists()
 
         wait_for(up, timeout=30, what="the daemon's ready file")
-        daemon.url = json.loads(ready.read_text())["url"]
+        announced = json.loads(ready.read_text())
+        daemon.url, daemon.metrics_url = announced["url"], announced.get("metrics_url")
         return daemon
 
     yield start

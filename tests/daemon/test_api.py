@@ -192,3 +192,69 @@ async def test_stopping_refuses_new_work(team: Team) -> None:
         assert (await client.post("/v1/workflows/shout/runs", json={"input": 1})).status_code == 503
         assert (await client.get("/readyz")).status_code == 503
         assert team.unfinished()["refused_at_stop"] == 2
+
+
+async def test_lone_surrogates_are_refused_and_nothing_stored_breaks(team: Team) -> None:
+    json_type = {"content-type": "application/json"}
+    async with client_for(team) as client:
+        for path, field in (("/v1/agents/echo/ask", "message"), ("/v1/agents/echo/tell", "message"),
+                            ("/v1/workflows/shout/runs", "input")):  # fmt: skip
+            body = b'{"%s": {"\\udc00": ["\\ud800"]}}' % field.encode()
+            refused = await client.post(path, content=body, headers=json_type)
+            assert refused.status_code == 422, path
+            assert refused.json()["error"] == "invalid_request"
+        assert (await client.get("/v1/runs")).json() == []  # no run was started
+
+
+async def test_one_error_shape_everywhere(team: Team) -> None:
+    json_type = {"content-type": "application/json"}
+    async with client_for(team) as client:
+        answers = [
+            await client.post("/v1/agents/echo/ask", content=b"\xff\xfe", headers=json_type),
+            await client.post(
+                "/v1/agents/echo/ask",
+                content=b'{"message": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+                headers=json_type,
+            ),
+            await client.get("/no/such/path"),
+            await client.delete("/v1/team"),
+            await client.get("/v1/runs/x/events", params={"interval": "0"}),
+        ]
+        for answer in answers:
+            assert answer.status_code in (400, 404, 405, 422), answer.text
+            assert set(answer.json()) == {"error", "detail"}, answer.text
+
+
+async def test_openapi_declares_errors_security_and_bounds(team: Team) -> None:
+    async with client_for(team, token=TOKEN) as client:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        schema = (await client.get("/openapi.json", headers=headers)).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    ask = schema["paths"]["/v1/agents/{agent}/ask"]["post"]
+    assert {"400", "401", "413", "422", "503"} <= set(ask["responses"])
+    assert ask["security"] == [{"bearer": []}]
+    assert "security" not in schema["paths"]["/healthz"]["get"]
+    timeout = schema["components"]["schemas"]["AskRequest"]["properties"]["timeout"]
+    assert {"type": "number", "exclusiveMinimum": 0, "maximum": 30} in timeout["anyOf"]
+    events = schema["paths"]["/v1/runs/{run_id}/events"]["get"]
+    assert list(events["responses"]["200"]["content"]) == ["text/event-stream"]
+    [interval] = [p for p in events["parameters"] if p["name"] == "interval"]
+    assert interval["schema"]["minimum"] == 0.05 and interval["schema"]["maximum"] == 60
+
+
+async def test_token_is_checked_before_reading_the_body(team: Team) -> None:
+    app = create_app(team, token=TOKEN)
+    read: list[object] = []
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append(1)
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/agents/echo/tell",
+             "headers": [(b"content-length", b"2")], "query_string": b""}  # fmt: skip
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 401 and read == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import anyio
+import h11
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -88,16 +89,26 @@ async def test_standalone_endpoint_raw_http_keep_alive_and_gzip() -> None:
                             data += await stream.receive()
                         except anyio.EndOfStream:
                             break
-        first, rest = data.split(b"\r\n\r\n", 1)
-        assert first.startswith(b"HTTP/1.1 200 OK")
-        headers = dict(line.split(b": ", 1) for line in first.split(b"\r\n")[1:])
-        assert headers[b"Content-Encoding"] == b"gzip"
-        assert headers[b"Connection"] == b"keep-alive"
-        length = int(headers[b"Content-Length"])
-        body, second = rest[:length], rest[length:]
-        assert b"letta_actors_messages_received_total" in gzip.decompress(body)
-        assert second.startswith(b"HTTP/1.1 200 OK")
-        assert b"Connection: close" in second
+        client = h11.Connection(h11.CLIENT)  # parses the answers to the two requests sent
+
+        def sent(*extra: tuple[str, str]) -> None:
+            client.send(h11.Request(method="GET", target="/m", headers=[("Host", "x"), *extra]))
+            client.send(h11.EndOfMessage())
+
+        sent()
+        client.receive_data(data)
+        first, body, end = (client.next_event() for _ in range(3))
+        assert isinstance(first, h11.Response) and isinstance(end, h11.EndOfMessage)
+        assert first.status_code == 200 and isinstance(body, h11.Data)
+        headers = {k.decode(): v.decode() for k, v in first.headers}
+        assert headers["content-encoding"] == "gzip"
+        assert "close" not in headers.get("connection", "")  # kept alive (HTTP/1.1's default)
+        assert b"letta_actors_messages_received_total" in gzip.decompress(body.data)
+        client.start_next_cycle()
+        sent(("Connection", "close"))
+        second = client.next_event()
+        assert isinstance(second, h11.Response) and second.status_code == 200
+        assert (b"connection", b"close") in second.headers
 
 
 async def test_asgi_app_and_standalone_serve_the_same_registry() -> None:
