@@ -27,7 +27,7 @@ class MailboxConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    capacity: int = Field(default=1000, ge=1, le=10_000_000)
+    capacity: int = Field(default=1000, ge=1, le=10_000_000, strict=True)
     overflow: Overflow = "block"
 
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorState
 
+_STOPPED = ActorState.STOPPED
+
 if TYPE_CHECKING:
     from ..system import ActorSystem
     from ._cell import ActorCell
@@ -41,13 +43,18 @@ class ActorRef:
 
     def _resolve(self) -> ActorCell | None:
         cell = self._cell
-        if cell is None or cell.state is ActorState.STOPPED:
+        if cell is None or cell.state is _STOPPED:
             cell = self._cell = self.system.cell(self.name)  # a new holder of the name, if any
         return cell
 
     async def tell(self, message: Any) -> None:
-        """Enqueue ``message``; waits only under backpressure (overflow policy ``block``)."""
-        await self.system.bus.send(self.name, self._resolve(), message)
+        """Enqueue ``message`` (see :meth:`letta_actors.bus.Bus.tell`): a cancellation point that
+        waits only under backpressure (overflow policy ``block``) and gives other tasks a turn
+        every few sends."""
+        cell = self._cell
+        if cell is None or cell.state is _STOPPED:
+            cell = self._resolve()
+        await self.system.bus.send(self.name, cell, message)
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (see :meth:`letta_actors.bus.Bus.ask`)."""
