@@ -131,3 +131,50 @@ async def test_a_ref_of_another_system_is_refused() -> None:
         with pytest.raises(TypeError, match="actor name or ActorRef"):
             await b.bus.tell(42, "x")  # type: ignore[arg-type]
         assert await b.lookup("same").ask("log") == []
+
+
+# -- a Letta server that is down at start-up ------------------------------------------------
+
+
+def letta_connection(answers: list[str]) -> Any:
+    """A LettaConnection whose transport pops ``"refused"`` or ``"ok"`` per request."""
+    import httpx
+    from letta_client import AsyncLetta
+
+    from letta_actors.actors.letta import LettaConnection, RetryPolicy
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if answers.pop(0) == "refused":
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return httpx.Response(200, json=[])
+
+    client = AsyncLetta(
+        base_url="http://127.0.0.1:9",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )
+    retry = RetryPolicy(base_delay=0.001, max_delay=0.001, jitter=0)
+    return LettaConnection(base_url="http://127.0.0.1:9", client=client, retry=retry)
+
+
+async def test_a_letta_server_down_at_start_up_fails_fast_in_one_line() -> None:
+    from letta_actors.actors.letta import LettaRequestFailed
+
+    answers = ["refused"] * 100
+    async with letta_connection(answers) as conn:
+        with pytest.raises(LettaRequestFailed) as info:
+            await conn.request(lambda client: client.agents.list(), what="list agents")
+    error = info.value
+    assert error.status == "unreachable"
+    assert error.attempts <= conn.config.retry.max_attempts
+    message = str(error)
+    assert "\n" not in message
+    assert "http://127.0.0.1:9" in message and "start it" in message
+    assert error.__cause__ is None and error.__suppress_context__  # no chained tracebacks
+
+
+async def test_a_letta_server_that_answered_once_gets_the_full_retry_policy() -> None:
+    answers = ["ok", "refused", "refused", "refused", "ok"]
+    async with letta_connection(answers) as conn:
+        await conn.request(lambda client: client.agents.list(), what="list agents")
+        await conn.request(lambda client: client.agents.list(), what="list agents")
+    assert answers == []
