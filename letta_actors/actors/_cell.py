@@ -202,12 +202,17 @@ class ActorCell:
         clock = time.time
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
+        buckets = BUCKETS
         # The clock read at the end of the previous handling: the start of the next one when
         # the next message was already queued (nothing ran in between). None after a wait.
         finished: float | None = None
+        queued = mailbox.queued
         while not self._leaving:
-            envelope = mailbox.get_nowait()
-            if envelope is None:
+            if queued and not mailbox.interrupted:  # Mailbox.get_nowait, inlined
+                envelope = queued.popleft()
+                if mailbox.putters:
+                    mailbox.wake_putter()
+            else:
                 finished = None
                 try:
                     envelope = await mailbox.get()
@@ -218,13 +223,14 @@ class ActorCell:
                 stats.expired += 1
                 continue
             self.current = envelope
-            self._deferred = False
+            if reply is not None:
+                self._deferred = False
             started = clock() if finished is None else finished
             finished = None
             waited = started - envelope.sent_at
             if waited < 0.0:
                 waited = 0.0  # the wall clock stepped back
-            waiting_counts[bisect_left(BUCKETS, waited)] += 1
+            waiting_counts[bisect_left(buckets, waited)] += 1
             waiting.sum += waited
             try:
                 if reply is not None and self.cancel_abandoned_asks:
@@ -264,7 +270,7 @@ class ActorCell:
             elapsed = finished - started
             if elapsed < 0.0:
                 elapsed = 0.0
-            handling_counts[bisect_left(BUCKETS, elapsed)] += 1
+            handling_counts[bisect_left(buckets, elapsed)] += 1
             handling.sum += elapsed
             stats.processed += 1
             if reply is not None and not self._deferred:

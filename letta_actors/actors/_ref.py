@@ -54,7 +54,9 @@ class ActorRef:
         cell = self._cell
         if cell is None or cell.state is _STOPPED:
             cell = self._resolve()
-        await self.system.bus.send(self.name, cell, message)
+        pending = self.system.bus.post(self.name, cell, message)
+        if pending is not None:
+            await pending
 
     async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
         """Send ``message`` and wait for the reply (see :meth:`letta_actors.bus.Bus.ask`)."""

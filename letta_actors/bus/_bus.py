@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -57,13 +58,6 @@ class Bus:
 
     # -- addressing -----------------------------------------------------------------------
 
-    def _sender(self, name: str, topic: str | None) -> ActorCell | None:
-        """The sending actor (None outside actors), once it passed the link check."""
-        sender = current_cell.get()
-        if sender is not None and self.enforce_links and topic is None:
-            self._check_link(sender, name)
-        return sender
-
     def _check_link(self, sender: ActorCell, name: str) -> None:
         if not self.links.linked(sender.name, name):
             raise NotLinked(sender.name, name)
@@ -112,10 +106,34 @@ class Bus:
     async def send(self, name: str, cell: ActorCell | None, message: Any,
                    topic: str | None = None) -> None:  # fmt: skip
         """Tell ``message`` to ``name`` (resolved to ``cell``); see :meth:`tell`."""
-        pace = self._pace
-        probe = pace.probe
+        pending = self.post(name, cell, message, topic)
+        if pending is not None:
+            await pending
+
+    def post(self, name: str, cell: ActorCell | None, message: Any,
+             topic: str | None = None) -> Coroutine[Any, Any, None] | None:  # fmt: skip
+        """:meth:`send` without a coroutine of its own, for the hot path of ``ActorRef.tell``.
+
+        Returns ``None`` when the message is sent, or a coroutine the caller must await at once
+        to complete the send (a cancellation, waiting for room, a turn for other tasks).
+        """
+        probe = self._pace.probe
         if probe is None or probe():
-            await pace.if_cancelled()
+            return self._send_if_not_cancelled(name, cell, message, topic)
+        return self._post(name, cell, message, topic)
+
+    async def _send_if_not_cancelled(
+        self, name: str, cell: ActorCell | None, message: Any, topic: str | None
+    ) -> None:
+        await self._pace.if_cancelled()
+        pending = self._post(name, cell, message, topic)
+        if pending is not None:
+            await pending
+
+    def _post(
+        self, name: str, cell: ActorCell | None, message: Any, topic: str | None
+    ) -> Coroutine[Any, Any, None] | None:
+        """Send, the cancellation checked; see :meth:`post`."""
         if not self._system.running:
             self._require_running()
         sender = current_cell.get()
@@ -125,10 +143,25 @@ class Bus:
                             sender.name if sender is not None else None, topic)  # fmt: skip
         if cell is None:
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
-        elif cell.mailbox.try_put(envelope):
-            cell.stats.received += 1
         else:
-            await self._deliver(cell, envelope)
+            mailbox = cell.mailbox
+            queued = mailbox.queued
+            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
+                queued.append(envelope)
+                if mailbox.getter is not None:
+                    mailbox.wake_getter()
+                cell.stats.received += 1
+            else:
+                return self._deliver_and_count(cell, envelope)
+        pace = self._pace
+        pace.countdown -= 1
+        if not pace.countdown:
+            return pace.yield_turn()
+        return None
+
+    async def _deliver_and_count(self, cell: ActorCell, envelope: Envelope) -> None:
+        await self._deliver(cell, envelope)
+        pace = self._pace
         pace.countdown -= 1
         if not pace.countdown:
             await pace.yield_turn()
@@ -143,7 +176,9 @@ class Bus:
             timeout = seconds(timeout, "ask timeout")
         if not self._system.running:
             self._require_running()
-        sender = self._sender(name, None)
+        sender = current_cell.get()
+        if sender is not None and self.enforce_links:
+            self._check_link(sender, name)
         reply = ReplySlot(self._system.event_factory)
         envelope_id = self._next_id()
         if sender is None:
@@ -154,12 +189,17 @@ class Bus:
                                 envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
         if cell is None:
             raise ActorNotFound(name)
+        mailbox = cell.mailbox
+        queued = mailbox.queued
         try:
-            if cell.mailbox.try_put(envelope):
+            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
+                queued.append(envelope)
+                if mailbox.getter is not None:
+                    mailbox.wake_getter()
                 cell.stats.received += 1
                 # Most handlers answer within one turn of the event loop: check before arming
                 # a timer (the timer costs more than the whole round trip).
-                await anyio.lowlevel.checkpoint()
+                await self._pace.checkpoint()
                 if reply.done:
                     return reply.outcome()
                 with anyio.move_on_after(timeout - (time.time() - envelope.sent_at)):

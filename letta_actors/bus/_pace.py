@@ -9,15 +9,17 @@ wait, so without pacing a loop of tells would run until the mailbox fills (or fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio.lowlevel
 
 #: Sends between two turns given to other tasks (per system, counting every sender's sends).
-#: Chosen by measurement (``docs/actors.md``): it costs under 2 % of tell throughput, and a
-#: recipient keeps up with a sender as long as its mailbox holds this many messages.
-YIELD_EVERY = 64
+#: Chosen by measurement (``docs/actors.md``): fewer turns cost tell throughput (each wakes the
+#: recipient for a short batch), and a recipient as fast as its sender keeps up under a
+#: ``drop_*`` policy as long as its mailbox holds about twice this many messages.
+YIELD_EVERY = 256
 
 
 def _asyncio_probe() -> Callable[[], bool] | None:
@@ -35,7 +37,15 @@ def _asyncio_probe() -> Callable[[], bool] | None:
         hasattr(CancelScope(), name) for name in ("_cancel_called", "_shield", "_parent_scope")
     ):
         return None  # pragma: no cover
-    current_task = asyncio.current_task
+    # On Python 3.11, ``asyncio.current_task()`` is Python code that looks up the running loop;
+    # the loop is the system's for its whole life, so look the task up in asyncio's own table.
+    loop = asyncio.get_running_loop()
+    tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = getattr(
+        asyncio.tasks, "_current_tasks", None
+    )
+    current_task: Callable[[], asyncio.Task[Any] | None] = (
+        asyncio.current_task if tasks is None else functools.partial(tasks.get, loop)
+    )
     last: list[Any] = [None, None]  # the latest sending task and its anyio state
 
     def cancelled() -> bool:
@@ -43,7 +53,7 @@ def _asyncio_probe() -> Callable[[], bool] | None:
         if task is last[0]:
             state = last[1]
         else:
-            state = _task_states.get(task)  # type: ignore[arg-type]
+            state = _task_states.get(task) if task is not None else None
             if state is None:
                 return False  # no anyio scope entered in this task yet
             last[0], last[1] = task, state
@@ -66,17 +76,19 @@ class Pace:
     ``None``, senders await ``if_cancelled`` every time (Trio's own check is cheap).
     """
 
-    __slots__ = ("countdown", "if_cancelled", "probe", "yield_turn")
+    __slots__ = ("checkpoint", "countdown", "if_cancelled", "probe", "yield_turn")
 
     def __init__(self) -> None:
         self.countdown = YIELD_EVERY
         self.probe: Callable[[], bool] | None = None
+        #: A full checkpoint: yields, raises the cancellation if cancelled.
+        self.checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
         #: Raises the backend's cancellation if the calling task is cancelled; never yields
         #: otherwise.
         self.if_cancelled: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint_if_cancelled
         self._set_yield(anyio.lowlevel.cancel_shielded_checkpoint)
 
-    def _set_yield(self, shielded_checkpoint: Callable[[], Awaitable[None]]) -> None:
+    def _set_yield(self, shielded_checkpoint: Callable[[], Coroutine[Any, Any, None]]) -> None:
         async def yield_turn() -> None:
             """Let other tasks run (not a cancellation point: the send has happened)."""
             self.countdown = YIELD_EVERY
@@ -91,10 +103,12 @@ class Pace:
 
             backend = get_async_backend()
             self.probe = _asyncio_probe()
+            self.checkpoint = backend.checkpoint
             self.if_cancelled = backend.checkpoint_if_cancelled
             self._set_yield(backend.cancel_shielded_checkpoint)
         else:
             import trio
 
+            self.checkpoint = trio.lowlevel.checkpoint
             self.if_cancelled = trio.lowlevel.checkpoint_if_cancelled
             self._set_yield(trio.lowlevel.cancel_shielded_checkpoint)
