@@ -53,15 +53,23 @@ class ActorSystem:
     Entering starts the root supervisor; leaving the block stops every actor in reverse start
     order, each draining its mailbox within its shutdown budget (and the whole stop within
     ``shutdown_timeout``), then cancels what is left; whatever could not be handled goes to
-    dead letters. If the root supervisor gives up (restart intensity exceeded at the top), the
-    block is cancelled and leaving it raises :class:`~letta_actors.SupervisionEscalated`.
+    dead letters.
+
+    Whatever stops the system otherwise (the root supervisor giving up, which raises
+    :class:`~letta_actors.SupervisionEscalated`; an exception escaping the root; a
+    ``KeyboardInterrupt``, ``SystemExit`` or other non-``Exception`` raised by an actor), it
+    stops at once: :attr:`running` turns ``False``, refs and the bus raise
+    :class:`~letta_actors.SystemStopped`, :attr:`failure` holds the cause and
+    :meth:`wait_stopped` returns it; the block is cancelled, and leaving it raises the cause as
+    itself (never wrapped in an exception group).
 
     Nothing is global: each system has its own registry, bus, dead letters and counters.
 
     Settings: ``enforce_links`` (see :class:`~letta_actors.bus.Bus`); ``ask_timeout``, the
     default for asks (seconds); ``mailbox``, the default mailbox of spawned actors;
     ``dead_letter_capacity``; ``shutdown_timeout``; and the root supervisor's ``strategy``,
-    ``intensity`` and ``backoff``.
+    ``intensity`` and ``backoff``. Invalid settings raise ``TypeError`` / ``ValueError`` here,
+    not when the block is entered.
     """
 
     def __init__(
