@@ -110,30 +110,18 @@ class Bus:
         if pending is not None:
             await pending
 
-    def post(self, name: str, cell: ActorCell | None, message: Any,
-             topic: str | None = None) -> Coroutine[Any, Any, None] | None:  # fmt: skip
+    def post(self, name: str, cell: ActorCell | None, message: Any, topic: str | None = None,
+             *, checked: bool = False) -> Coroutine[Any, Any, None] | None:  # fmt: skip
         """:meth:`send` without a coroutine of its own, for the hot path of ``ActorRef.tell``.
 
         Returns ``None`` when the message is sent, or a coroutine the caller must await at once
         to complete the send (a cancellation, waiting for room, a turn for other tasks).
+        ``checked``: the caller has just checked for cancellation.
         """
-        probe = self._pace.probe
-        if probe is None or probe():
-            return self._send_if_not_cancelled(name, cell, message, topic)
-        return self._post(name, cell, message, topic)
-
-    async def _send_if_not_cancelled(
-        self, name: str, cell: ActorCell | None, message: Any, topic: str | None
-    ) -> None:
-        await self._pace.if_cancelled()
-        pending = self._post(name, cell, message, topic)
-        if pending is not None:
-            await pending
-
-    def _post(
-        self, name: str, cell: ActorCell | None, message: Any, topic: str | None
-    ) -> Coroutine[Any, Any, None] | None:
-        """Send, the cancellation checked; see :meth:`post`."""
+        if not checked:
+            probe = self._pace.probe
+            if probe is None or probe():
+                return self._send_if_not_cancelled(name, cell, message, topic)
         if not self._system.running:
             self._require_running()
         sender = current_cell.get()
@@ -158,6 +146,14 @@ class Bus:
         if not pace.countdown:
             return pace.yield_turn()
         return None
+
+    async def _send_if_not_cancelled(
+        self, name: str, cell: ActorCell | None, message: Any, topic: str | None
+    ) -> None:
+        await self._pace.if_cancelled()
+        pending = self.post(name, cell, message, topic, checked=True)
+        if pending is not None:
+            await pending
 
     async def _deliver_and_count(self, cell: ActorCell, envelope: Envelope) -> None:
         await self._deliver(cell, envelope)
