@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -35,6 +35,9 @@ from .supervisors._supervisor import Supervisor
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+Msg = TypeVar("Msg")
+Reply = TypeVar("Reply")
 
 
 def _backend_event_factory() -> Callable[[], anyio.Event]:
@@ -240,7 +243,7 @@ class ActorSystem:
 
     async def spawn(
         self,
-        factory: type[Actor] | Callable[[], Actor],
+        factory: Callable[[], Actor[Msg, Reply]],
         *,
         name: str | None = None,
         mailbox: MailboxConfig | None = None,
@@ -248,16 +251,18 @@ class ActorSystem:
         shutdown: float | None = None,
         max_attempts: int = 1,
         supervisor: str | ActorRef | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[Msg, Reply]:
         """Start an actor under ``supervisor`` (default: the root) and return its ref.
 
         ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
-        is called again for every restart; its actor must define ``async def receive``. Returns
-        once the actor's ``on_start`` has returned; raises what ``on_start`` raised (also when a
-        supervisor's child failed to start), :class:`NameTaken`, ``TypeError`` for a factory
-        that makes no actor with an ``async def receive`` or a ``supervisor`` that is not one,
-        :class:`ActorNotFound` for a missing supervisor, ``pydantic.ValidationError`` for
-        invalid settings, or :class:`SystemStopped`.
+        is called again for every restart; its actor must define ``async def receive``. The ref
+        is typed after the actor: spawning an ``Actor[Msg, Reply]`` gives an
+        ``ActorRef[Msg, Reply]``. Returns once the actor's ``on_start`` has returned; raises
+        what ``on_start`` raised (also when a supervisor's child failed to start),
+        :class:`NameTaken`, ``TypeError`` for a factory that makes no actor with an
+        ``async def receive`` or a ``supervisor`` that is not one, :class:`ActorNotFound` for a
+        missing supervisor, ``pydantic.ValidationError`` for invalid settings, or
+        :class:`SystemStopped`.
         """
         self._require_running()
         parent = self._supervisor_cell(supervisor or ROOT)
@@ -292,11 +297,12 @@ class ActorSystem:
         """Dynamic-children calls on a supervisor (the root by default)."""
         return SupervisorHandle(self.ref(self.bus.name_of(name)))
 
-    def ref(self, name: str) -> ActorRef:
-        """A ref to ``name``, whether or not an actor holds that name now."""
+    def ref(self, name: str) -> ActorRef[Any, Any]:
+        """A ref to ``name``, whether or not an actor holds that name now (untyped: annotate
+        the variable, e.g. ``ref: ActorRef[str, int] = system.ref("x")``, to type it)."""
         return ActorRef(self, name, self._cells.get(name))
 
-    def lookup(self, name: str) -> ActorRef:
+    def lookup(self, name: str) -> ActorRef[Any, Any]:
         """A ref to a running actor; raises :class:`ActorNotFound` if none has that name."""
         cell = self._cells.get(name)
         if cell is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from ._reply import ReplySlot
+from ._types import MsgT, ReplyT
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -13,9 +14,16 @@ if TYPE_CHECKING:
     from ._ref import ActorRef
     from ._stats import ActorStats
 
+Msg = TypeVar("Msg")
+Reply = TypeVar("Reply")
 
-class Actor:
+
+class Actor(Generic[MsgT, ReplyT]):
     """An actor: private state, a mailbox, one message handled at a time.
+
+    Typing: ``Actor[Msg, Reply]`` declares what :meth:`receive` takes and returns; then
+    ``system.spawn`` gives an ``ActorRef[Msg, Reply]`` whose ``ask`` returns ``Reply`` and whose
+    ``tell``/``ask`` refuse other messages under mypy. A bare ``Actor`` is ``Actor[Any, Any]``.
 
     Lifecycle: the runtime creates an instance (from a class or a zero-argument factory), awaits
     :meth:`on_start`, then calls :meth:`receive` for each message in mailbox order, never two at
@@ -53,7 +61,7 @@ class Actor:
         return self._cell.system
 
     @property
-    def ref(self) -> ActorRef:
+    def ref(self) -> ActorRef[MsgT, ReplyT]:
         """A ref to this actor."""
         return self._cell.system.ref(self._cell.name)
 
@@ -81,18 +89,33 @@ class Actor:
     async def on_stop(self) -> None:
         """Called when this instance ends, whatever the reason. Bounded by the shutdown budget."""
 
-    async def receive(self, message: Any) -> Any:
+    async def receive(self, message: MsgT) -> ReplyT:
         """Handle one message; the return value is the reply to an ``ask``."""
         raise NotImplementedError(f"{type(self).__name__} must implement receive()")
 
     # -- talking to others ----------------------------------------------------------------
 
-    async def tell(self, to: str | ActorRef, message: Any) -> None:
+    @overload
+    async def tell(self, to: ActorRef[Msg, Any], message: Msg) -> None: ...
+    @overload
+    async def tell(self, to: str, message: Any) -> None: ...
+    async def tell(self, to: str | ActorRef[Any, Any], message: Any) -> None:
         """Send ``message`` to another actor (by name or ref), this actor as the sender."""
         await self._cell.system.bus.tell(to, message)
 
-    async def ask(self, to: str | ActorRef, message: Any, *, timeout: float | None = None) -> Any:
-        """Ask another actor and wait for its reply (see :meth:`letta_actors.bus.Bus.ask`)."""
+    @overload
+    async def ask(
+        self, to: ActorRef[Msg, Reply], message: Msg, *, timeout: float | None = None
+    ) -> Reply: ...
+    @overload
+    async def ask(self, to: str, message: Any, *, timeout: float | None = None) -> Any: ...
+    async def ask(
+        self, to: str | ActorRef[Any, Any], message: Any, *, timeout: float | None = None
+    ) -> Any:
+        """Ask another actor and wait for its reply (see :meth:`letta_actors.bus.Bus.ask`).
+
+        Asked by ref, the reply has the ref's reply type; asked by name, it is ``Any``.
+        """
         return await self._cell.system.bus.ask(to, message, timeout=timeout)
 
     async def reply(self, message: Any) -> None:

@@ -188,6 +188,8 @@ class ActorCell:
         self.state = ActorState.STOPPING
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + budget
+            if self._scope is not None:  # a requested stop: its budget covers on_stop too
+                scope.deadline = min(scope.deadline, self._scope.deadline)
             try:
                 await instance.on_stop()
             except Exception:
@@ -327,7 +329,8 @@ class ActorCell:
         ``drain=True`` (stop): refuse new messages, handle what is queued, then return from
         :meth:`run`. ``drain=False`` (interrupt, for a sibling restart): finish the current
         message only; the mailbox stays open for the next instance. In both cases handling is
-        cancelled once ``timeout`` (default: the shutdown budget) has passed.
+        cancelled once ``timeout`` (default: the shutdown budget) has passed, and ``on_stop``
+        gets only what is left of it.
         """
         if drain:
             self.mailbox.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic
 
 from ._cell import ActorState
+from ._types import MsgT, ReplyT
 
 _STOPPED = ActorState.STOPPED
 
@@ -13,8 +14,12 @@ if TYPE_CHECKING:
     from ._cell import ActorCell
 
 
-class ActorRef:
+class ActorRef(Generic[MsgT, ReplyT]):
     """A handle to the actor registered under ``name``.
+
+    ``ActorRef[Msg, Reply]`` (what ``spawn`` returns for an ``Actor[Msg, Reply]``): ``tell`` and
+    ``ask`` take a ``Msg``, ``ask`` returns a ``Reply``. A ref obtained by name
+    (``system.ref("x")``) is ``ActorRef[Any, Any]``; annotate it to narrow it.
 
     A ref addresses the *name*, not an instance: it stays valid across supervisor restarts, and
     after the actor stopped it reaches whatever is registered under that name later. Sending
@@ -47,7 +52,7 @@ class ActorRef:
             cell = self._cell = self.system.cell(self.name)  # a new holder of the name, if any
         return cell
 
-    async def tell(self, message: Any) -> None:
+    async def tell(self, message: MsgT) -> None:
         """Enqueue ``message`` (see :meth:`letta_actors.bus.Bus.tell`): a cancellation point that
         waits only under backpressure (overflow policy ``block``) and gives other tasks a turn
         every few sends."""
@@ -58,9 +63,10 @@ class ActorRef:
         if pending is not None:
             await pending
 
-    async def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+    async def ask(self, message: MsgT, *, timeout: float | None = None) -> ReplyT:
         """Send ``message`` and wait for the reply (see :meth:`letta_actors.bus.Bus.ask`)."""
-        return await self.system.bus.request(self.name, self._resolve(), message, timeout)
+        reply: ReplyT = await self.system.bus.request(self.name, self._resolve(), message, timeout)
+        return reply
 
     async def stop(self, *, timeout: float | None = None) -> None:
         """Stop the actor for good: it handles what is queued until ``timeout`` (default: its

@@ -2,7 +2,9 @@
 
 * ``up``      start (or reuse) the scripted LLM and a Letta server, print their URLs,
   run until Ctrl-C, then stop what was started here.
-* ``install`` only install Letta into its own venv (minutes, once).
+* ``install`` only install Letta into its own venv, exactly as ``letta-lock.txt`` pins it
+  (seconds with uv, minutes with pip; once).
+* ``lock``    resolve Letta's requirements afresh and rewrite ``letta-lock.txt`` (maintainers).
 * ``status``  tell what answers on the ports and where the files are; exit 1 if
   a part is down.
 """
@@ -15,7 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
-from letta_actors.localstack.letta_install import InstallError, ensure_installed, is_installed
+from letta_actors.localstack.letta_install import (
+    InstallError,
+    ensure_installed,
+    is_installed,
+    write_lock,
+)
 from letta_actors.localstack.paths import StackPaths
 from letta_actors.localstack.processes import StartupError
 from letta_actors.localstack.stack import LocalStack, LocalStackConfig, scripted_llm_answers
@@ -34,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--letta-port", type=int, default=8283)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the stack in the foreground until Ctrl-C")
-    sub.add_parser("install", help="install Letta into its own venv and exit")
+    sub.add_parser("install", help="install Letta into its own venv (from the lock) and exit")
+    sub.add_parser("lock", help="resolve Letta's requirements afresh and rewrite the lock file")
     sub.add_parser("status", help="show what is running and where files are")
     return parser
 
@@ -96,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "install":
         try:
             print(ensure_installed(config.paths))
+        except InstallError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "lock":
+        try:
+            print(write_lock())
         except InstallError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -17,6 +17,7 @@ from ._catalog import CATALOG, OTHER, PREFIX, MetricSpec
 from ._collector import LabelGuard, SystemCollector, default_group_of, server_label
 from ._exposition import (
     ASGIApp,
+    MetricsApp,
     MetricsResponse,
     MetricsServer,
     make_asgi_app,
@@ -33,6 +34,7 @@ __all__ = [
     "ASGIApp",
     "LabelGuard",
     "MetricSpec",
+    "MetricsApp",
     "MetricsResponse",
     "MetricsServer",
     "SystemCollector",

@@ -104,42 +104,80 @@ async def respond(
 # -- ASGI ---------------------------------------------------------------------------------
 
 
-def make_asgi_app(registry: Collector, *, compress: bool = True) -> ASGIApp:
-    """A pure ASGI app (no framework needed) serving ``registry`` on any path it is mounted at.
+class MetricsApp:
+    """A pure ASGI app (no framework needed) serving ``registry``.
 
-    It handles ``http`` requests (GET, HEAD, OPTIONS) and the ``lifespan`` protocol.
+    It answers ``http`` requests (GET, HEAD, OPTIONS; 405 for other methods) for ``path`` and
+    for the root of wherever it is mounted, 404 for any other path, and the ``lifespan``
+    protocol. Paths are taken relative to the scope's ``root_path``. So, in Starlette or FastAPI:
+
+    - ``Route("/metrics", app)`` or ``app.add_route("/metrics", app)`` serves exactly
+      ``/metrics`` (it is an object, not a function, so Starlette calls it as an ASGI app);
+    - ``Mount("/metrics", app)`` serves ``/metrics/`` (Starlette itself redirects ``/metrics``
+      there with a 307) and answers 404 for ``/metrics/anything``;
+    - served on its own (``uvicorn``), it answers ``/`` and ``path``.
     """
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    __slots__ = ("compress", "path", "registry")
+
+    def __init__(self, registry: Collector, *, compress: bool = True, path: str = "/metrics"):
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        self.registry = registry
+        self.compress = compress
+        self.path = path
+
+    def serves(self, scope: Scope) -> bool:
+        """Whether the request's path (relative to ``root_path``) is one this app answers."""
+        path: str = scope.get("path", "/")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return path in ("", "/", self.path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await _lifespan(receive, send)
+            return
         if kind != "http":
             raise RuntimeError(f"the metrics app serves HTTP, not {kind!r}")
-        accept: list[str] = []
-        encodings: list[str] = []
-        for raw_name, raw_value in scope.get("headers", ()):
-            name = raw_name.decode("latin-1").lower()
-            if name == "accept":
-                accept.append(raw_value.decode("latin-1"))
-            elif name == "accept-encoding":
-                encodings.append(raw_value.decode("latin-1"))
-        response = await respond(
-            registry, scope.get("method", "GET"), ",".join(accept), ",".join(encodings),
-            compress=compress,
-        )  # fmt: skip
+        if not self.serves(scope):
+            response = MetricsResponse(404, (("Content-Type", "text/plain"),), b"not found\n")
+        else:
+            accept: list[str] = []
+            encodings: list[str] = []
+            for raw_name, raw_value in scope.get("headers", ()):
+                name = raw_name.decode("latin-1").lower()
+                if name == "accept":
+                    accept.append(raw_value.decode("latin-1"))
+                elif name == "accept-encoding":
+                    encodings.append(raw_value.decode("latin-1"))
+            response = await respond(
+                self.registry, scope.get("method", "GET"), ",".join(accept), ",".join(encodings),
+                compress=self.compress,
+            )  # fmt: skip
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    return app
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def make_asgi_app(
+    registry: Collector, *, compress: bool = True, path: str = "/metrics"
+) -> MetricsApp:
+    """A :class:`MetricsApp` serving ``registry`` (see there for the paths it answers)."""
+    return MetricsApp(registry, compress=compress, path=path)
 
 
 # -- the standalone endpoint --------------------------------------------------------------

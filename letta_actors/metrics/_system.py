@@ -15,7 +15,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 
 from ._collector import GroupOf, LabelMode, SystemCollector
-from ._exposition import ASGIApp, MetricsResponse, MetricsServer, make_asgi_app, render, serve_http
+from ._exposition import (
+    MetricsApp,
+    MetricsResponse,
+    MetricsServer,
+    make_asgi_app,
+    render,
+    serve_http,
+)
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -93,9 +100,11 @@ class SystemMetrics:
 
     # -- serving --------------------------------------------------------------------------
 
-    def asgi_app(self) -> ASGIApp:
-        """An ASGI app serving :attr:`registry` (mount it, e.g. at ``/metrics``)."""
-        return make_asgi_app(self.registry, compress=self.compress)
+    def asgi_app(self, *, path: str = "/metrics") -> MetricsApp:
+        """An ASGI app serving :attr:`registry`: ``Route("/metrics", metrics.asgi_app())`` /
+        ``app.add_route(...)`` serve ``/metrics``, ``Mount("/metrics", ...)`` serves
+        ``/metrics/``; other paths get 404 (see :class:`MetricsApp`)."""
+        return make_asgi_app(self.registry, compress=self.compress, path=path)
 
     async def serve(
         self,

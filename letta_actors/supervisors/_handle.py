@@ -33,7 +33,10 @@ class SupervisorHandle:
         return await self.ref.ask(message, timeout=self.timeout)
 
     async def start_child(self, spec: ChildSpec) -> ActorRef:
-        """Start a child; returns its ref once its ``on_start`` returned (errors propagate)."""
+        """Start a child; returns its ref once its ``on_start`` returned. Raises
+        :class:`NameTaken` if a child of that name runs, :class:`ChildAlreadyPresent` if one is
+        kept but not running (terminated, exited, or waiting for a restart), or the start's
+        error (nothing of the spec is kept)."""
         ref: ActorRef = await self._ask(StartChild(spec))
         return ref
 

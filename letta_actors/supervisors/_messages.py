@@ -10,8 +10,10 @@ from ._spec import ChildSpec, RestartType
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StartChild:
-    """Add ``spec`` and start it; the reply is its ref. Raises :class:`NameTaken`, or the
-    error of the child's start (its spec is then not kept)."""
+    """Add ``spec`` and start it; the reply is its ref. Raises :class:`NameTaken` (a child of
+    that name runs), :class:`ChildAlreadyPresent` (a child of that name is kept but not
+    running; it stays as it is), or the error of the child's start (its spec is then not
+    kept)."""
 
     spec: ChildSpec
 

@@ -17,6 +17,7 @@ from ..actors._actor import Actor
 from ..actors._cell import ActorCell, ActorState
 from ..errors import ActorNotFound, NameTaken, SupervisionEscalated
 from ._backoff import Backoff
+from ._errors import ChildAlreadyPresent
 from ._intensity import Intensity, RestartWindow
 from ._messages import (
     ChildExit,
@@ -28,7 +29,7 @@ from ._messages import (
     TerminateChild,
     WhichChildren,
 )
-from ._spec import ChildSpec, RestartType, Strategy
+from ._spec import ChildSpec, RestartType, Strategy, check_children
 
 log = logging.getLogger("letta_actors.supervisors")
 
@@ -79,13 +80,7 @@ class Supervisor(Actor):
         self.strategy: Strategy = strategy
         self.intensity = intensity or Intensity()
         self.backoff = backoff or Backoff()
-        self._specs = list(children)
-        names = [spec.name for spec in self._specs]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate child names: {', '.join(duplicates)}")
-        if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):
-            raise ValueError(f"unknown strategy {strategy!r}")
+        self._specs = check_children(children, strategy)
         self._children: dict[str, _Child] = {}
         self._window = RestartWindow(self.intensity)
         self._rng = random.Random()
@@ -155,12 +150,17 @@ class Supervisor(Actor):
         return child
 
     async def _add(self, spec: ChildSpec) -> Any:
-        """Register and start a new child; on failure nothing of it is kept."""
+        """Register and start a new child; on failure nothing of it is kept.
+
+        A name it already has is refused: :class:`NameTaken` while that child runs,
+        :class:`ChildAlreadyPresent` (its spec and position kept) when it does not.
+        """
         existing = self._children.get(spec.name)
-        if existing is not None and existing.cell.state is not ActorState.STOPPED:
-            raise NameTaken(spec.name)
         if existing is not None:
-            del self._children[spec.name]
+            state = existing.cell.state
+            if state in (ActorState.STOPPED, ActorState.RESTARTING):
+                raise ChildAlreadyPresent(spec.name, state.value)
+            raise NameTaken(spec.name)
         cell = ActorCell(
             self.system,
             spec.name,
@@ -313,6 +313,9 @@ class Supervisor(Actor):
         )  # fmt: skip
         failure = SupervisionEscalated(self.name, child.name, error)
         failure.__cause__ = error
+        # The child that exhausted the intensity ended by its own exit, not by this stop: its
+        # watchers get that exit.
+        self._retire(child, "normal" if error is None else "error", error)
         await self._stop_all()
         self._cell.fail(failure)
 
