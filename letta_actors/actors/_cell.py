@@ -210,7 +210,7 @@ class ActorCell:
         finished: float | None = None
         queued = mailbox.queued
         while not self._leaving:
-            if queued and not mailbox.interrupted:  # Mailbox.get_nowait, inlined
+            if queued and not mailbox.interrupted:  # what Mailbox.get does without waiting
                 envelope = queued.popleft()
                 if mailbox.putters:
                     mailbox.wake_putter()

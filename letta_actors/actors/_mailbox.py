@@ -77,7 +77,8 @@ class Mailbox:
             getter.set()
 
     def try_put(self, envelope: Envelope) -> bool:
-        """Enqueue if open and not full (the hot path); False leaves the decision to :meth:`put`."""
+        """Enqueue if open and not full (the hot path; ``Bus.post`` has it inlined); False leaves
+        the decision to :meth:`put`."""
         if self.closed or len(self.queued) >= self.capacity:
             return False
         self._append(envelope)
@@ -142,15 +143,6 @@ class Mailbox:
     def wake_putter(self) -> None:
         if self.putters:
             self.putters.popleft().set()
-
-    def get_nowait(self) -> Envelope | None:
-        """The oldest envelope, or None when empty or interrupted (then use :meth:`get`)."""
-        if not self.queued or self.interrupted:
-            return None
-        envelope = self.queued.popleft()
-        if self.putters:
-            self.putters.popleft().set()
-        return envelope
 
     async def get(self) -> Envelope:
         """Dequeue the oldest envelope, waiting while empty.

@@ -185,13 +185,8 @@ class Bus:
                                 envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
         if cell is None:
             raise ActorNotFound(name)
-        mailbox = cell.mailbox
-        queued = mailbox.queued
         try:
-            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
-                queued.append(envelope)
-                if mailbox.getter is not None:
-                    mailbox.wake_getter()
+            if cell.mailbox.try_put(envelope):
                 cell.stats.received += 1
                 # Most handlers answer within one turn of the event loop: check before arming
                 # a timer (the timer costs more than the whole round trip).
