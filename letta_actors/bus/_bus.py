@@ -192,6 +192,8 @@ class Bus:
                 # a timer (the timer costs more than the whole round trip).
                 await self._pace.checkpoint()
                 if reply.done:
+                    if reply.error is None:
+                        return reply.value
                     return reply.outcome()
                 with anyio.move_on_after(timeout - (time.time() - envelope.sent_at)):
                     await reply.wait_done()
