@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.routing import Route
 
 from ..errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SystemStopped
+from .console import mount_console
 from .middleware import ASGIApp, BearerAuth, BodyLimit, Receive, Scope, Send, send_json
 from .runs import RunEntry
 from .team import Abandoned, NotAccepting, Team, UnknownName
@@ -364,6 +365,7 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
     app: ASGIApp = api
     if token:
         app = BearerAuth(app, token)
+    app = mount_console(api, app, team)  # the web console: /ui and /v1/console/...
     return BodyLimit(app, config.api.max_body_bytes)
 
 

@@ -29,6 +29,9 @@ class RunControl:
     def __init__(self) -> None:
         self._scope: anyio.CancelScope | None = None
         self._cancelled = False
+        #: The run's record as it grows (set when the run starts; the same object the run
+        #: returns), for observers such as the daemon's console. ``None`` before the start.
+        self.record: RunRecord | None = None
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -137,6 +140,7 @@ async def running(
     with anyio.CancelScope(deadline=deadline) as scope:
         if control is not None:
             control._scope = scope
+            control.record = record
             if control.cancelled:
                 scope.cancel()
         try:

@@ -1,0 +1,99 @@
+"""What the console shows, as JSON: the team's live state, one run as it grows, dead letters.
+
+Pure functions of a running :class:`~letta_actors.daemon.team.Team` (no I/O): the routes stream
+them as server-sent events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...patterns import RunRecord
+from ...patterns._record import summarize
+from ..runs import RunEntry
+from ..team import Team
+
+#: Newest runs and dead letters sent in a live snapshot (the API lists every run kept).
+SNAPSHOT_LIMIT = 100
+
+
+def run_summary(entry: RunEntry) -> dict[str, Any]:
+    """A run without its record (cheap: no dump, no diagram): id, workflow, state, status,
+    timing, error."""
+    end = entry.finished_at if entry.finished_at is not None else time.time()
+    return {
+        "run_id": entry.id,
+        "workflow": entry.workflow,
+        "state": entry.state,
+        "status": entry.status,
+        "started_at": entry.started_at,
+        "elapsed": round(end - entry.started_at, 6),
+        "error": entry.error,
+    }
+
+
+def dead_letters(team: Team, limit: int = SNAPSHOT_LIMIT) -> dict[str, Any]:
+    """The totals per reason since the start, and the newest ``limit`` letters, newest first."""
+    if not team.started:
+        return {"total": 0, "totals": {}, "letters": []}
+    log = team.system.dead_letters
+    letters = list(log)[-limit:][::-1]
+    return {
+        "total": log.total,
+        "totals": {str(reason): n for reason, n in log.totals.items()},
+        "letters": [
+            {
+                "at": d.at,
+                "recipient": d.envelope.recipient,
+                "sender": d.envelope.sender,
+                "topic": d.envelope.topic,
+                "message_id": d.envelope.id,
+                "reason": str(d.reason),
+                "error": d.error_text,
+                "message": summarize(d.envelope.payload, 160),
+            }
+            for d in letters
+        ],
+    }
+
+
+def snapshot(team: Team) -> dict[str, Any]:
+    """The team's state now: actors, the newest runs (newest first), dead letters."""
+    runs = list(team.runs)[-SNAPSHOT_LIMIT:][::-1]
+    return {
+        "started": team.started,
+        "accepting": team.accepting,
+        "actors": team.actors() if team.started else [],
+        "runs": [run_summary(entry) for entry in runs],
+        "dead_letters": dead_letters(team),
+    }
+
+
+def live_record(entry: RunEntry) -> RunRecord | None:
+    """The run's record: the final one once finished, else the one growing (``None`` before
+    the pattern started it, or when the pattern raised)."""
+    return entry.record if entry.state == "finished" else entry.control.record
+
+
+def run_view(entry: RunEntry) -> dict[str, Any]:
+    """A run with its record and sequence diagram so far. While it runs, the record's
+    ``status`` reads ``running`` and the diagram's closing note says it is still running."""
+    view = run_summary(entry)
+    record = live_record(entry)
+    view["input"] = summarize(entry.message, 400)
+    if record is None:
+        view["record"] = None
+        view["mermaid"] = None
+        return view
+    dumped = record.model_dump(mode="json")
+    mermaid = record.to_mermaid()
+    if entry.state == "running":
+        dumped["status"] = "running"
+        lines = mermaid.splitlines()[:-1]  # the closing note states the final status
+        anchor = lines[1].split()[1] if len(lines) > 1 else "run"
+        lines.append(f"    Note over {anchor}: running…")
+        mermaid = "\n".join(lines)
+    view["record"] = dumped
+    view["mermaid"] = mermaid
+    return view
