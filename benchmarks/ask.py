@@ -212,11 +212,11 @@ def run(cfg: RunConfig) -> SectionResult:
         measurements=base + letta_asyncio + raw_t + letta_trio + ag + pk,
         targets=[
             Target(
-                "letta_actors asyncio ask median <= 2x raw asyncio round trip",
+                "letta_actors asyncio ask median <= 1.5x raw asyncio round trip",
                 LETTA_ASYNCIO,
                 "ask median",
                 "<=",
-                2.0,
+                1.5,
                 relative=True,
             )
         ],

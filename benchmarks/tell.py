@@ -186,11 +186,11 @@ def run(cfg: RunConfig) -> SectionResult:
         measurements=[base, letta_asyncio, raw_t, letta_trio, ag, pk],
         targets=[
             Target(
-                "letta_actors asyncio tell >= 0.4x raw asyncio.Queue",
+                "letta_actors asyncio tell >= 0.5x raw asyncio.Queue",
                 LETTA_ASYNCIO,
                 "throughput",
                 ">=",
-                0.4,
+                0.5,
                 relative=True,
             )
         ],

@@ -35,6 +35,7 @@ from .errors import (
     NotLinked,
     SupervisionEscalated,
     SystemStopped,
+    UnexpectedCancellation,
 )
 from .supervisors import (
     NO_BACKOFF,
@@ -77,4 +78,5 @@ __all__ = [
     "SupervisorHandle",
     "SystemStopped",
     "Terminated",
+    "UnexpectedCancellation",
 ]

@@ -75,6 +75,24 @@ class SystemStopped(ActorError):
     """The :class:`~letta_actors.ActorSystem` is not running (not started yet, or stopped)."""
 
 
+class UnexpectedCancellation(ActorError):
+    """An actor's own code raised a cancellation that no cancel scope around it had requested.
+
+    Typically the handler awaited a sub-task that was cancelled: asyncio then raises
+    ``CancelledError`` in the awaiting task although nobody cancelled that task. The runtime
+    treats it as a crash of the actor (supervised like any exception); ``__cause__`` is the
+    cancellation exception.
+    """
+
+    def __init__(self, name: str, where: str, cancelled: BaseException) -> None:
+        super().__init__(
+            f"actor {name!r} raised {type(cancelled).__name__} in {where} without being "
+            "cancelled (did it await a task that was cancelled?)"
+        )
+        self.name = name
+        self.__cause__ = cancelled
+
+
 class SupervisionEscalated(ActorError):
     """A supervisor exceeded its restart intensity and the failure reached the root.
 

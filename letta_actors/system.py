@@ -15,7 +15,9 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from .actors._actor import Actor
 from .actors._cell import ActorCell, ActorState
+from .actors._checks import seconds
 from .actors._context import current_cell
+from .actors._crashes import cancelled_from_outside, is_cancellation
 from .actors._envelope import Envelope
 from .actors._info import ActorInfo
 from .actors._mailbox import MailboxConfig
@@ -54,15 +56,23 @@ class ActorSystem:
     Entering starts the root supervisor; leaving the block stops every actor in reverse start
     order, each draining its mailbox within its shutdown budget (and the whole stop within
     ``shutdown_timeout``), then cancels what is left; whatever could not be handled goes to
-    dead letters. If the root supervisor gives up (restart intensity exceeded at the top), the
-    block is cancelled and leaving it raises :class:`~letta_actors.SupervisionEscalated`.
+    dead letters.
+
+    Whatever stops the system otherwise (the root supervisor giving up, which raises
+    :class:`~letta_actors.SupervisionEscalated`; an exception escaping the root; a
+    ``KeyboardInterrupt``, ``SystemExit`` or other non-``Exception`` raised by an actor), it
+    stops at once: :attr:`running` turns ``False``, refs and the bus raise
+    :class:`~letta_actors.SystemStopped`, :attr:`failure` holds the cause and
+    :meth:`wait_stopped` returns it; the block is cancelled, and leaving it raises the cause as
+    itself (never wrapped in an exception group).
 
     Nothing is global: each system has its own registry, bus, dead letters and counters.
 
     Settings: ``enforce_links`` (see :class:`~letta_actors.bus.Bus`); ``ask_timeout``, the
     default for asks (seconds); ``mailbox``, the default mailbox of spawned actors;
     ``dead_letter_capacity``; ``shutdown_timeout``; and the root supervisor's ``strategy``,
-    ``intensity`` and ``backoff``.
+    ``intensity`` and ``backoff``. Invalid settings raise ``TypeError`` / ``ValueError`` here,
+    not when the block is entered.
     """
 
     def __init__(
@@ -78,24 +88,37 @@ class ActorSystem:
         intensity: Intensity | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        if not ask_timeout > 0:
-            raise ValueError(f"ask_timeout must be > 0, got {ask_timeout!r}")
-        if not shutdown_timeout > 0:
-            raise ValueError(f"shutdown_timeout must be > 0, got {shutdown_timeout!r}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
         self.name = name
-        self.ask_timeout = ask_timeout
+        self.ask_timeout = seconds(ask_timeout, "ask_timeout")
+        self.shutdown_timeout = seconds(shutdown_timeout, "shutdown_timeout")
+        if mailbox is not None and not isinstance(mailbox, MailboxConfig):
+            raise TypeError(f"mailbox must be a MailboxConfig, got {mailbox!r}")
+        if isinstance(dead_letter_capacity, bool) or not isinstance(dead_letter_capacity, int):
+            raise TypeError(f"dead_letter_capacity must be an int, got {dead_letter_capacity!r}")
+        if not isinstance(enforce_links, bool):
+            raise TypeError(f"enforce_links must be a bool, got {enforce_links!r}")
+        if intensity is not None and not isinstance(intensity, Intensity):
+            raise TypeError(f"intensity must be an Intensity, got {intensity!r}")
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a Backoff, got {backoff!r}")
         self.default_mailbox = mailbox or MailboxConfig()
-        self.shutdown_timeout = shutdown_timeout
         self.bus = Bus(self, enforce_links=enforce_links, dead_letter_capacity=dead_letter_capacity)
         self._cells: dict[str, ActorCell] = {}
         self._watchers: dict[str, set[str]] = {}
-        self._root_factory = lambda: Supervisor(
-            strategy=strategy, intensity=intensity, backoff=backoff
-        )
+
+        def root_factory() -> Supervisor:
+            return Supervisor(strategy=strategy, intensity=intensity, backoff=backoff)
+
+        root_factory()  # invalid root settings raise here, not when the block is entered
+        self._root_factory = root_factory
         self._root: ActorCell | None = None
         self._tg: TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._failure: BaseException | None = None
+        self._stopping = False
+        self._stopped: anyio.Event | None = None  # made when someone waits for the stop
         self._names = itertools.count(1)
         self.running = False
         #: Called with the final :class:`ActorInfo` of each actor that stops for good (before it
@@ -110,6 +133,7 @@ class ActorSystem:
         if self._stack is not None:
             raise RuntimeError("an ActorSystem can be entered only once")
         self.event_factory = _backend_event_factory()
+        self.bus.bind_backend()
         self._stack = AsyncExitStack()
         self._tg = await self._stack.enter_async_context(anyio.create_task_group())
         self.running = True
@@ -127,15 +151,57 @@ class ActorSystem:
     async def _run_root(self, root: ActorCell, *, task_status: TaskStatus[None]) -> None:
         try:
             await root.run(task_status=task_status)
-        except Exception as exc:
+        except BaseException as exc:
             if not root.started:
                 raise
-            self._failure = exc
-            log.critical("the root supervisor failed; stopping the system", exc_info=exc)
-            assert self._tg is not None
-            self._tg.cancel_scope.cancel()
+            if self._failure is not None or (is_cancellation(exc) and cancelled_from_outside()):
+                raise  # torn down: by the block's exit, a cancellation around it, or a failure
+            # Not re-raised: the failure is the system's, raised when its block is left.
+            self._fail(exc, "the root supervisor failed")
+        else:
+            if not self._stopping:
+                self._fail(SystemStopped("the root supervisor stopped"), "the root stopped")
         finally:
             self._retire(root, "shutdown")
+
+    def _fail(self, error: BaseException, what: str) -> None:
+        """Stop the system because of ``error``: refuse work, cancel every actor and the block.
+
+        The first failure is kept (:attr:`failure`) and raised when the block is left.
+        """
+        if self._failure is None:
+            self._failure = error
+            log.critical("%s; stopping actor system %r", what, self.name, exc_info=error)
+        self._mark_stopped()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    def _mark_stopped(self) -> None:
+        self.running = False
+        if self._stopped is not None:
+            self._stopped.set()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """What stopped the system, if something did (``None`` while running or after a clean
+        stop): a :class:`~letta_actors.SupervisionEscalated` from the root, an exception that
+        escaped it, or the ``KeyboardInterrupt`` / ``SystemExit`` an actor raised. The same
+        exception is raised when the ``async with`` block is left."""
+        return self._failure
+
+    async def wait_stopped(self) -> BaseException | None:
+        """Wait until the system has stopped; return :attr:`failure` (``None`` for a clean stop).
+
+        Returns at once when it is not running. A failure ends the wait as it happens (the
+        block is being cancelled at the same time); a clean stop, once the block's exit has
+        stopped every actor. Await it from a task outside the block (a sibling in your own task
+        group, a health check) to react, e.g. exit non-zero so a service manager restarts you.
+        """
+        if self.running:
+            if self._stopped is None:
+                self._stopped = self.event_factory()
+            await self._stopped.wait()
+        return self._failure
 
     async def __aexit__(
         self,
@@ -146,6 +212,7 @@ class ActorSystem:
         if self._stack is None or self._tg is None or self._root is None:
             raise RuntimeError("ActorSystem.__aexit__ without __aenter__")
         cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+        self._stopping = True
         try:
             if self._failure is None and not cancelled:
                 with anyio.move_on_after(self.shutdown_timeout):
@@ -153,15 +220,19 @@ class ActorSystem:
                     await self._root.wait_exited()
             self._tg.cancel_scope.cancel()  # whatever is still running after the deadline
         finally:
-            self.running = False
             # The task group absorbs a cancellation it caused; any other exception of the
             # block propagates as itself (not wrapped in an exception group).
-            if cancelled:
-                suppress = await self._stack.__aexit__(exc_type, exc, tb)
-            else:
-                suppress = await self._stack.__aexit__(None, None, None)
-        if self._failure is not None:
-            raise self._failure
+            try:
+                if cancelled:
+                    suppress = await self._stack.__aexit__(exc_type, exc, tb)
+                else:
+                    suppress = await self._stack.__aexit__(None, None, None)
+            finally:
+                self._mark_stopped()
+        failure = self._failure
+        if failure is not None:
+            failure.__suppress_context__ = True  # not "during handling of CancelledError"
+            raise failure
         return suppress if cancelled else None
 
     # -- spawning and finding actors ------------------------------------------------------
@@ -184,12 +255,17 @@ class ActorSystem:
         """Start an actor under ``supervisor`` (default: the root) and return its ref.
 
         ``factory`` is an :class:`Actor` subclass or a zero-argument callable returning one; it
-        is called again for every restart. The ref is typed after the actor: spawning an
-        ``Actor[Msg, Reply]`` gives an ``ActorRef[Msg, Reply]``. Returns once the actor's
-        ``on_start`` has returned; raises what ``on_start`` raised, :class:`NameTaken`,
-        ``pydantic.ValidationError`` for invalid settings, or :class:`SystemStopped`.
+        is called again for every restart; its actor must define ``async def receive``. The ref
+        is typed after the actor: spawning an ``Actor[Msg, Reply]`` gives an
+        ``ActorRef[Msg, Reply]``. Returns once the actor's ``on_start`` has returned; raises
+        what ``on_start`` raised (also when a supervisor's child failed to start),
+        :class:`NameTaken`, ``TypeError`` for a factory that makes no actor with an
+        ``async def receive`` or a ``supervisor`` that is not one, :class:`ActorNotFound` for a
+        missing supervisor, ``pydantic.ValidationError`` for invalid settings, or
+        :class:`SystemStopped`.
         """
         self._require_running()
+        parent = self._supervisor_cell(supervisor or ROOT)
         if name is None:
             base = getattr(factory, "__name__", "actor").lower()
             name = f"{base}-{next(self._names)}"
@@ -201,11 +277,25 @@ class ActorSystem:
             mailbox=mailbox or self.default_mailbox,
             max_attempts=max_attempts,
         )
-        return await self.supervisor(supervisor or ROOT).start_child(spec)
+        return await self.supervisor(parent.name).start_child(spec)
+
+    def _supervisor_cell(self, supervisor: str | ActorRef) -> ActorCell:
+        """The cell of a running supervisor; ``TypeError`` if that actor is no supervisor."""
+        name = self.bus.name_of(supervisor)
+        cell = self._cells.get(name)
+        if cell is None:
+            raise ActorNotFound(name)
+        instance = cell.instance
+        if instance is not None and not isinstance(instance, Supervisor):
+            raise TypeError(
+                f"actor {name!r} is a {type(instance).__name__}, not a Supervisor: "
+                "it cannot start children"
+            )
+        return cell
 
     def supervisor(self, name: str | ActorRef = ROOT) -> SupervisorHandle:
         """Dynamic-children calls on a supervisor (the root by default)."""
-        return SupervisorHandle(self.ref(name if isinstance(name, str) else name.name))
+        return SupervisorHandle(self.ref(self.bus.name_of(name)))
 
     def ref(self, name: str) -> ActorRef[Any, Any]:
         """A ref to ``name``, whether or not an actor holds that name now (untyped: annotate
@@ -254,8 +344,8 @@ class ActorSystem:
         Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
         Raises :class:`ActorNotFound` when no actor holds the watcher's name.
         """
-        watcher_name = watcher if isinstance(watcher, str) else watcher.name
-        watched_name = watched if isinstance(watched, str) else watched.name
+        watcher_name = self.bus.name_of(watcher)
+        watched_name = self.bus.name_of(watched)
         if watcher_name not in self._cells:
             raise ActorNotFound(watcher_name)
         if watched_name not in self._cells:
@@ -264,8 +354,8 @@ class ActorSystem:
         self._watchers.setdefault(watched_name, set()).add(watcher_name)
 
     def unwatch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
-        watcher_name = watcher if isinstance(watcher, str) else watcher.name
-        watched_name = watched if isinstance(watched, str) else watched.name
+        watcher_name = self.bus.name_of(watcher)
+        watched_name = self.bus.name_of(watched)
         self._watchers.get(watched_name, set()).discard(watcher_name)
 
     def _notify(self, watcher: str, message: Terminated) -> None:

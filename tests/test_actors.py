@@ -93,7 +93,7 @@ async def test_lifecycle_hooks_run_in_order() -> None:
 
 
 async def test_on_start_failure_fails_spawn_and_frees_the_name() -> None:
-    class Fails(Actor):
+    class Fails(Echo):
         async def on_start(self) -> None:
             raise RuntimeError("no")
 

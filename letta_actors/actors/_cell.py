@@ -8,6 +8,7 @@ instance) or finalises it (:meth:`ActorCell.finalize`), which dead-letters whate
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from bisect import bisect_left
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import ActorStopped
+from ..errors import ActorStopped, SystemStopped, UnexpectedCancellation
 from ._actor import Actor
 from ._context import current_cell
+from ._crashes import cancelled_from_outside, for_asker, is_cancellation, raise_unwrapped
 from ._envelope import Envelope
 from ._mailbox import Mailbox, MailboxClosed, MailboxConfig
 from ._reply import ReplySlot
@@ -142,10 +144,7 @@ class ActorCell:
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 instance = self.factory()
-                if not isinstance(instance, Actor):
-                    raise TypeError(
-                        f"factory of {self.name!r} returned {type(instance).__name__}, not an Actor"
-                    )
+                check_actor(instance, self.name)
                 instance._cell = self
                 self.instance = instance
                 self.actor_class = type(instance).__name__
@@ -162,10 +161,20 @@ class ActorCell:
                             await self._process(instance)
                         finally:
                             await self._call_on_stop(instance, budget)
+                except BaseExceptionGroup as group:
+                    raise_unwrapped(group)  # a supervisor's task group wraps what on_start raised
                 finally:
                     self.current = None
             if self._failure is not None:
-                raise self._failure
+                raise self._failure  # noqa: TRY301 - the handler below lets Exceptions through
+        except BaseException as exc:
+            if isinstance(exc, Exception) or (is_cancellation(exc) and cancelled_from_outside()):
+                raise
+            if is_cancellation(exc):
+                where = "on_start" if not self.started else "its lifecycle"
+                raise UnexpectedCancellation(self.name, where, exc) from exc
+            await self._stop_system(exc)
+            raise
         finally:
             current_cell.reset(token)
             self.instance = None
@@ -195,9 +204,18 @@ class ActorCell:
         clock = time.time
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
+        buckets = BUCKETS
+        # The clock read at the end of the previous handling: the start of the next one when
+        # the next message was already queued (nothing ran in between). None after a wait.
+        finished: float | None = None
+        queued = mailbox.queued
         while not self._leaving:
-            envelope = mailbox.get_nowait()
-            if envelope is None:
+            if queued and not mailbox.interrupted:  # what Mailbox.get does without waiting
+                envelope = queued.popleft()
+                if mailbox.putters:
+                    mailbox.wake_putter()
+            else:
+                finished = None
                 try:
                     envelope = await mailbox.get()
                 except MailboxClosed:
@@ -207,12 +225,14 @@ class ActorCell:
                 stats.expired += 1
                 continue
             self.current = envelope
-            self._deferred = False
-            started = clock()
+            if reply is not None:
+                self._deferred = False
+            started = clock() if finished is None else finished
+            finished = None
             waited = started - envelope.sent_at
             if waited < 0.0:
                 waited = 0.0  # the wall clock stepped back
-            waiting_counts[bisect_left(BUCKETS, waited)] += 1
+            waiting_counts[bisect_left(buckets, waited)] += 1
             waiting.sum += waited
             try:
                 if reply is not None and self.cancel_abandoned_asks:
@@ -230,28 +250,57 @@ class ActorCell:
                 if self.restart_on_error:
                     raise
                 continue
-            except BaseException:
-                # Cancelled: the stop deadline passed, or the whole tree is being torn down.
-                stats.cancelled += 1
-                self.unprocessed(envelope, DeadLetterReason.CANCELLED)
-                raise
+            except BaseException as exc:
+                if is_cancellation(exc) and cancelled_from_outside():
+                    # The stop deadline passed, or the whole tree is being torn down.
+                    stats.cancelled += 1
+                    self.unprocessed(envelope, DeadLetterReason.CANCELLED)
+                    raise
+                handling.observe(clock() - started)
+                stats.failed += 1
+                if not is_cancellation(exc):  # KeyboardInterrupt, SystemExit...: fatal
+                    self._handler_failed(envelope, self._system_stopped(exc))
+                    raise
+                crash = UnexpectedCancellation(self.name, "receive", exc)
+                self._handler_failed(envelope, crash)
+                if self.restart_on_error:
+                    raise crash from exc
+                continue
             finally:
                 self.current = None
-            elapsed = clock() - started
+            finished = clock()
+            elapsed = finished - started
             if elapsed < 0.0:
                 elapsed = 0.0
-            handling_counts[bisect_left(BUCKETS, elapsed)] += 1
+            handling_counts[bisect_left(buckets, elapsed)] += 1
             handling.sum += elapsed
             stats.processed += 1
             if reply is not None and not self._deferred:
                 reply.set_result(result)
 
+    def _system_stopped(self, cause: BaseException) -> SystemStopped:
+        error = SystemStopped(
+            f"actor system {self.system.name!r} stopped: actor {self.name!r} raised "
+            f"{type(cause).__name__}"
+        )
+        error.__cause__ = cause
+        return error
+
+    async def _stop_system(self, cause: BaseException) -> None:
+        """``cause`` (not an ``Exception``) escaped this actor: it stops the whole system.
+
+        It is not raised in this task (asyncio would let a ``KeyboardInterrupt`` escape the event
+        loop): the system records it, cancels everything, and raises it when its block is left.
+        """
+        self.system._fail(cause, f"actor {self.name!r} raised {type(cause).__name__}")
+        await anyio.lowlevel.checkpoint()  # the cancellation of the system's task group
+        raise self._system_stopped(cause)  # only when shielded from that cancellation
+
     def _handler_failed(self, envelope: Envelope, exc: Exception) -> None:
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         reply = envelope.reply_to
         if reply is not None:
-            exc.add_note(f"raised by actor {self.name!r} while handling an ask")
-            reply.set_error(exc)
+            reply.set_error(for_asker(exc, self.name))
         elif envelope.attempt < self.max_attempts:
             envelope.attempt += 1
             self.mailbox.put_front(envelope)
@@ -329,6 +378,23 @@ class ActorCell:
         if self.state is ActorState.STOPPED:
             self.stats = ActorStats()
         self.state = ActorState.STARTING
+
+
+def check_actor(instance: object, name: str) -> None:
+    """``TypeError`` unless ``instance`` is an :class:`Actor` with an ``async def receive``."""
+    if not isinstance(instance, Actor):
+        raise TypeError(f"factory of {name!r} returned {type(instance).__name__}, not an Actor")
+    cls = type(instance)
+    if cls.receive is Actor.receive:
+        raise TypeError(
+            f"{cls.__name__} (actor {name!r}) does not define receive(): "
+            "write `async def receive(self, message)`"
+        )
+    if not inspect.iscoroutinefunction(instance.receive):
+        raise TypeError(
+            f"{cls.__name__}.receive (actor {name!r}) must be a coroutine function: "
+            "write `async def receive(self, message)`"
+        )
 
 
 class _NoScope:

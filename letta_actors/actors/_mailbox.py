@@ -27,7 +27,7 @@ class MailboxConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    capacity: int = Field(default=1000, ge=1, le=10_000_000)
+    capacity: int = Field(default=1000, ge=1, le=10_000_000, strict=True)
     overflow: Overflow = "block"
 
 
@@ -43,8 +43,8 @@ class Mailbox:
     """
 
     __slots__ = (
-        "_closed", "_event", "_getter", "_interrupted", "_items", "_putters", "capacity", "name",
-        "overflow",
+        "_event", "capacity", "closed", "getter", "interrupted", "name", "overflow", "putters",
+        "queued",
     )  # fmt: skip
 
     def __init__(
@@ -56,37 +56,38 @@ class Mailbox:
         self.name = name
         self.capacity = config.capacity
         self.overflow: Overflow = config.overflow
-        self._items: deque[Envelope] = deque()
+        #: The queue itself, and the senders waiting for room: the consumer and the bus read
+        #: them directly on their hot paths (use the methods everywhere else).
+        self.queued: deque[Envelope] = deque()
         self._event = event_factory
-        self._getter: anyio.Event | None = None
-        self._putters: deque[anyio.Event] | None = None  # made when a sender first waits
-        self._closed = False
-        self._interrupted = False
+        self.getter: anyio.Event | None = None
+        self.putters: deque[anyio.Event] | None = None  # made when a sender first waits
+        #: Refusing new messages (:meth:`close`).
+        self.closed = False
+        self.interrupted = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.queued)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
+    def wake_getter(self) -> None:
+        """Wake the consumer waiting in :meth:`get`."""
+        getter = self.getter
+        if getter is not None:
+            self.getter = None
+            getter.set()
 
     def try_put(self, envelope: Envelope) -> bool:
-        """Enqueue if open and not full (the hot path); False leaves the decision to :meth:`put`."""
-        if self._closed or len(self._items) >= self.capacity:
+        """Enqueue if open and not full (the hot path; ``Bus.post`` has it inlined); False leaves
+        the decision to :meth:`put`."""
+        if self.closed or len(self.queued) >= self.capacity:
             return False
-        self._items.append(envelope)
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            getter.set()
+        self._append(envelope)
         return True
 
     def _append(self, envelope: Envelope) -> None:
-        self._items.append(envelope)
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            getter.set()
+        self.queued.append(envelope)
+        if self.getter is not None:
+            self.wake_getter()
 
     def offer(self, envelope: Envelope) -> Envelope | Literal[False] | None:
         """Enqueue without waiting.
@@ -95,9 +96,9 @@ class Mailbox:
         ``drop_oldest``, or ``False`` when full under ``block``. Raises :class:`MailboxFull`
         (policy ``fail``) or :class:`ActorStopped` (closed).
         """
-        if self._closed:
+        if self.closed:
             raise ActorStopped(self.name, "is stopping")
-        if len(self._items) < self.capacity:
+        if len(self.queued) < self.capacity:
             self._append(envelope)
             return None
         overflow = self.overflow
@@ -106,7 +107,7 @@ class Mailbox:
         if overflow == "drop_newest":
             return envelope
         if overflow == "drop_oldest":
-            oldest = self._items.popleft()
+            oldest = self.queued.popleft()
             self._append(envelope)
             return oldest
         raise MailboxFull(self.name, self.capacity)
@@ -120,96 +121,83 @@ class Mailbox:
         outcome = self.offer(envelope)
         while outcome is False:
             waiter = self._event()
-            if self._putters is None:
-                self._putters = deque()
-            self._putters.append(waiter)
+            if self.putters is None:
+                self.putters = deque()
+            self.putters.append(waiter)
             try:
                 await waiter.wait()
             finally:
                 if not waiter.is_set():
-                    self._putters.remove(waiter)
-                elif len(self._items) < self.capacity:
-                    self._wake_putter()  # pass on a wake-up we may not use (cancelled)
+                    self.putters.remove(waiter)
+                elif len(self.queued) < self.capacity:
+                    self.wake_putter()  # pass on a wake-up we may not use (cancelled)
             outcome = self.offer(envelope)
         return outcome if isinstance(outcome, Envelope) else None
 
     def put_front(self, envelope: Envelope) -> None:
         """Requeue at the head, ignoring capacity (redelivery after a crash)."""
-        self._items.appendleft(envelope)
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            getter.set()
+        self.queued.appendleft(envelope)
+        if self.getter is not None:
+            self.wake_getter()
 
-    def _wake_putter(self) -> None:
-        if self._putters:
-            self._putters.popleft().set()
-
-    def get_nowait(self) -> Envelope | None:
-        """The oldest envelope, or None when empty or interrupted (then use :meth:`get`)."""
-        if not self._items or self._interrupted:
-            return None
-        envelope = self._items.popleft()
-        if self._putters:
-            self._putters.popleft().set()
-        return envelope
+    def wake_putter(self) -> None:
+        if self.putters:
+            self.putters.popleft().set()
 
     async def get(self) -> Envelope:
         """Dequeue the oldest envelope, waiting while empty.
 
         Raises :class:`MailboxClosed` once closed and empty, or when :meth:`interrupt` is called.
         """
-        while not self._items or self._interrupted:
-            if self._closed or self._interrupted:
-                self._interrupted = False
+        while not self.queued or self.interrupted:
+            if self.closed or self.interrupted:
+                self.interrupted = False
                 raise MailboxClosed
-            getter = self._getter = self._event()
+            getter = self.getter = self._event()
             try:
                 await getter.wait()
             finally:
-                if self._getter is getter:
-                    self._getter = None
-        envelope = self._items.popleft()
-        if self._putters:
-            self._wake_putter()
+                if self.getter is getter:
+                    self.getter = None
+        envelope = self.queued.popleft()
+        if self.putters:
+            self.wake_putter()
         return envelope
 
     def interrupt(self) -> None:
         """Make the consumer's next (or current) :meth:`get` raise :class:`MailboxClosed`."""
-        self._interrupted = True
-        if self._getter is not None:
-            self._getter.set()
-            self._getter = None
+        self.interrupted = True
+        if self.getter is not None:
+            self.wake_getter()
 
     def clear_interrupt(self) -> None:
-        self._interrupted = False
+        self.interrupted = False
 
     def force(self, envelope: Envelope) -> bool:
         """Append ignoring capacity (runtime notifications); False, and not queued, if closed."""
-        if self._closed:
+        if self.closed:
             return False
         self._append(envelope)
         return True
 
     def close(self) -> None:
         """Refuse new messages; wake the consumer and every waiting producer."""
-        self._closed = True
-        if self._getter is not None:
-            self._getter.set()
-            self._getter = None
+        self.closed = True
+        if self.getter is not None:
+            self.wake_getter()
         self._wake_all_putters()
 
     def _wake_all_putters(self) -> None:
-        while self._putters:
-            self._putters.popleft().set()
+        while self.putters:
+            self.putters.popleft().set()
 
     def reopen(self) -> None:
         """Accept messages again (a stopped actor started anew under the same name)."""
-        self._closed = False
+        self.closed = False
 
     def drain(self) -> list[Envelope]:
         """Remove and return everything queued."""
-        items = list(self._items)
-        self._items.clear()
+        items = list(self.queued)
+        self.queued.clear()
         self._wake_all_putters()
         return items

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Generic
 from ._cell import ActorState
 from ._types import MsgT, ReplyT
 
+_STOPPED = ActorState.STOPPED
+
 if TYPE_CHECKING:
     from ..system import ActorSystem
     from ._cell import ActorCell
@@ -46,13 +48,20 @@ class ActorRef(Generic[MsgT, ReplyT]):
 
     def _resolve(self) -> ActorCell | None:
         cell = self._cell
-        if cell is None or cell.state is ActorState.STOPPED:
+        if cell is None or cell.state is _STOPPED:
             cell = self._cell = self.system.cell(self.name)  # a new holder of the name, if any
         return cell
 
     async def tell(self, message: MsgT) -> None:
-        """Enqueue ``message``; waits only under backpressure (overflow policy ``block``)."""
-        await self.system.bus.send(self.name, self._resolve(), message)
+        """Enqueue ``message`` (see :meth:`letta_actors.bus.Bus.tell`): a cancellation point that
+        waits only under backpressure (overflow policy ``block``) and gives other tasks a turn
+        every few sends."""
+        cell = self._cell
+        if cell is None or cell.state is _STOPPED:
+            cell = self._resolve()
+        pending = self.system.bus.post(self.name, cell, message)
+        if pending is not None:
+            await pending
 
     async def ask(self, message: MsgT, *, timeout: float | None = None) -> ReplyT:
         """Send ``message`` and wait for the reply (see :meth:`letta_actors.bus.Bus.ask`)."""

@@ -39,7 +39,9 @@ class ReplySlot:
     def set_result(self, value: Any) -> None:
         if not self.done:
             self.value = value
-            self._resolve()
+            self.done = True
+            if self._event is not None:
+                self._event.set()
 
     def set_error(self, error: BaseException) -> None:
         if not self.done:

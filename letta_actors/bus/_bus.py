@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..actors._cell import ActorCell, DeadLetterReason
+from ..actors._checks import seconds
 from ..actors._context import current_cell
 from ..actors._envelope import Envelope
 from ..actors._reply import ReplySlot
@@ -23,6 +25,7 @@ from ..errors import (
 )
 from ._dead_letters import DEAD_LETTERS_TOPIC, DeadLetter, DeadLetters
 from ._links import LinkGraph
+from ._pace import Pace
 from ._topics import Topics
 
 if TYPE_CHECKING:
@@ -47,20 +50,17 @@ class Bus:
         self.topics = Topics()
         self.dead_letters = DeadLetters(dead_letter_capacity, self._publish_dead_letter)
         self._next_id = itertools.count(1).__next__
+        self._pace = Pace()
+
+    def bind_backend(self) -> None:
+        """Resolve the running backend's checkpoints once (the system calls it on entry)."""
+        self._pace.bind()
 
     # -- addressing -----------------------------------------------------------------------
 
-    def _sender(self, name: str, topic: str | None) -> ActorCell | None:
-        """The sending actor (None outside actors), once it passed the link check."""
-        sender = current_cell.get()
-        if (
-            sender is not None
-            and self.enforce_links
-            and topic is None
-            and not self.links.linked(sender.name, name)
-        ):
+    def _check_link(self, sender: ActorCell, name: str) -> None:
+        if not self.links.linked(sender.name, name):
             raise NotLinked(sender.name, name)
-        return sender
 
     @staticmethod
     def _chain(sender: ActorCell, name: str) -> tuple[str, ...]:
@@ -83,6 +83,7 @@ class Bus:
             if dropped is False:
                 dropped = await mailbox.put(envelope)
         except ActorStopped:
+            self._require_running()
             if envelope.reply_to is not None:
                 raise
             self.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
@@ -105,17 +106,64 @@ class Bus:
     async def send(self, name: str, cell: ActorCell | None, message: Any,
                    topic: str | None = None, message_id: str | None = None) -> None:  # fmt: skip
         """Tell ``message`` to ``name`` (resolved to ``cell``); see :meth:`tell`."""
-        sender = self._sender(name, topic)
+        pending = self.post(name, cell, message, topic, message_id=message_id)
+        if pending is not None:
+            await pending
+
+    def post(self, name: str, cell: ActorCell | None, message: Any, topic: str | None = None,
+             *, checked: bool = False,
+             message_id: str | None = None) -> Coroutine[Any, Any, None] | None:  # fmt: skip
+        """:meth:`send` without a coroutine of its own, for the hot path of ``ActorRef.tell``.
+
+        Returns ``None`` when the message is sent, or a coroutine the caller must await at once
+        to complete the send (a cancellation, waiting for room, a turn for other tasks).
+        ``checked``: the caller has just checked for cancellation.
+        """
+        if not checked:
+            probe = self._pace.probe
+            if probe is None or probe():
+                return self._send_if_not_cancelled(name, cell, message, topic, message_id)
+        if not self._system.running:
+            self._require_running()
+        sender = current_cell.get()
+        if sender is not None and self.enforce_links and topic is None:
+            self._check_link(sender, name)
         envelope = Envelope(self._next_id() if message_id is None else message_id, name, message,
                             time.time(),
                             sender.name if sender is not None else None, topic)  # fmt: skip
         if cell is None:
-            self._require_running()
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
-        elif cell.mailbox.try_put(envelope):
-            cell.stats.received += 1
         else:
-            await self._deliver(cell, envelope)
+            mailbox = cell.mailbox
+            queued = mailbox.queued
+            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
+                queued.append(envelope)
+                if mailbox.getter is not None:
+                    mailbox.wake_getter()
+                cell.stats.received += 1
+            else:
+                return self._deliver_and_count(cell, envelope)
+        pace = self._pace
+        pace.countdown -= 1
+        if not pace.countdown:
+            return pace.yield_turn()
+        return None
+
+    async def _send_if_not_cancelled(
+        self, name: str, cell: ActorCell | None, message: Any, topic: str | None,
+        message_id: str | None = None,
+    ) -> None:  # fmt: skip
+        await self._pace.if_cancelled()
+        pending = self.post(name, cell, message, topic, checked=True, message_id=message_id)
+        if pending is not None:
+            await pending
+
+    async def _deliver_and_count(self, cell: ActorCell, envelope: Envelope) -> None:
+        await self._deliver(cell, envelope)
+        pace = self._pace
+        pace.countdown -= 1
+        if not pace.countdown:
+            await pace.yield_turn()
 
     async def request(
         self,
@@ -128,9 +176,13 @@ class Bus:
         """Ask ``name`` (resolved to ``cell``); see :meth:`ask`."""
         if timeout is None:
             timeout = self._system.ask_timeout
-        if not timeout > 0:
-            raise ValueError(f"ask timeout must be > 0 seconds, got {timeout!r}")
-        sender = self._sender(name, None)
+        elif timeout.__class__ is not float or not timeout > 0:
+            timeout = seconds(timeout, "ask timeout")
+        if not self._system.running:
+            self._require_running()
+        sender = current_cell.get()
+        if sender is not None and self.enforce_links:
+            self._check_link(sender, name)
         reply = ReplySlot(self._system.event_factory)
         envelope_id = self._next_id() if message_id is None else message_id
         if sender is None:
@@ -140,15 +192,16 @@ class Bus:
             envelope = Envelope(envelope_id, name, message, time.time(), sender.name, None,
                                 envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
         if cell is None:
-            self._require_running()
             raise ActorNotFound(name)
         try:
             if cell.mailbox.try_put(envelope):
                 cell.stats.received += 1
                 # Most handlers answer within one turn of the event loop: check before arming
                 # a timer (the timer costs more than the whole round trip).
-                await anyio.lowlevel.checkpoint()
+                await self._pace.checkpoint()
                 if reply.done:
+                    if reply.error is None:
+                        return reply.value
                     return reply.outcome()
                 with anyio.move_on_after(timeout - (time.time() - envelope.sent_at)):
                     await reply.wait_done()
@@ -156,6 +209,12 @@ class Bus:
                 with anyio.move_on_after(timeout):
                     await self._deliver(cell, envelope)
                     await reply.wait_done()
+        except anyio.get_cancelled_exc_class():
+            error = reply.error
+            if isinstance(error, SystemStopped) and not self._system.running:
+                # The system died of the handling (a KeyboardInterrupt...): say so, not "cancelled".
+                raise error from error.__cause__
+            raise
         finally:
             if not reply.done:
                 reply.abandon()
@@ -170,8 +229,25 @@ class Bus:
 
     # -- public API -----------------------------------------------------------------------
 
+    def name_of(self, to: str | ActorRef) -> str:
+        """The actor name ``to`` addresses; a ref must belong to this bus's system.
+
+        Raises ``ValueError`` for a ref of another system, ``TypeError`` for anything but a
+        name or a ref.
+        """
+        if isinstance(to, str):
+            return to
+        system = getattr(to, "system", None)
+        if system is self._system:
+            return to.name
+        if system is None:
+            raise TypeError(f"expected an actor name or ActorRef, got {type(to).__name__}")
+        raise ValueError(
+            f"{to!r} belongs to actor system {system.name!r}, not to {self._system.name!r}"
+        )
+
     def _cell(self, to: str | ActorRef) -> tuple[str, ActorCell | None]:
-        name = to if isinstance(to, str) else to.name
+        name = self.name_of(to)
         return name, self._system.cell(name)
 
     async def tell(
@@ -182,9 +258,12 @@ class Bus:
         ``message_id`` becomes the envelope's id (default: the next number of the system's
         counter), so a caller's own id shows in dead letters.
 
-        Waits only when the recipient's mailbox is full under ``block``. An unknown or stopped
+        A cancellation point (cancelled, it sends nothing), and a turn for other tasks every
+        :data:`~letta_actors.bus.YIELD_EVERY` sends; otherwise waits only when the recipient's
+        mailbox is full under ``block``. An unknown or stopped
         recipient, or a message dropped by the overflow policy, becomes a dead letter. Raises
-        :class:`MailboxFull` (policy ``fail``) and :class:`NotLinked` (links enforced).
+        :class:`MailboxFull` (policy ``fail``), :class:`NotLinked` (links enforced) and
+        :class:`SystemStopped` (the system has stopped).
         """
         name, cell = self._cell(to)
         await self.send(name, cell, message, None, message_id)
@@ -214,19 +293,24 @@ class Bus:
 
         Each subscriber gets it through its own mailbox (with its overflow policy; a subscriber
         that is gone yields a dead letter). Returns the number of subscribers it was sent to.
+        Like every send, a cancellation point; raises :class:`SystemStopped` once the system
+        has stopped.
         """
-        self.topics.published[topic] += 1
+        self._require_running()
         subscribers = self.topics.subscribers(topic)
+        if not subscribers:
+            await self._pace.if_cancelled()
+        self.topics.published[topic] += 1
         for name in subscribers:
             await self.send(name, self._system.cell(name), message, topic)
         return len(subscribers)
 
     def subscribe(self, topic: str, actor: str | ActorRef) -> None:
         """Subscribe an actor (by name or ref) to ``topic``."""
-        self.topics.subscribe(topic, actor if isinstance(actor, str) else actor.name)
+        self.topics.subscribe(topic, self.name_of(actor))
 
     def unsubscribe(self, topic: str, actor: str | ActorRef) -> None:
-        self.topics.unsubscribe(topic, actor if isinstance(actor, str) else actor.name)
+        self.topics.unsubscribe(topic, self.name_of(actor))
 
     def link(self, a: str, b: str, *, both_ways: bool = True) -> None:
         """Let ``a`` message ``b`` directly (and ``b`` message ``a`` unless ``both_ways=False``)."""

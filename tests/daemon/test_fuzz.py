@@ -24,7 +24,11 @@ from .helpers import ECHO_TEAM, REPO
 TEAM = ECHO_TEAM.replace("max_ask_timeout = 30", "max_ask_timeout = 5")
 NAMES = st.sampled_from(["echo", "upper", "nobody", "", "..", "%00", "a/b", "é", "x" * 300])
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)  # what JSON can carry
+    | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                 max_size=4),
     max_leaves=20,

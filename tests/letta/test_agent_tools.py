@@ -144,7 +144,7 @@ async def test_connection_retries_then_fails_fast_when_open() -> None:
 
         with pytest.raises(LettaRequestFailed) as failed:
             await conn.request(health)
-        assert failed.value.status == "connection_error"
+        assert failed.value.status == "unreachable"  # never reached: one line, no chained errors
         assert failed.value.attempts == 3
         assert conn.breaker.state == "open"
         assert conn.unreachable_at is not None

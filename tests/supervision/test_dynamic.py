@@ -85,7 +85,7 @@ async def test_spawn_under_a_nested_supervisor() -> None:
 async def test_asking_the_own_supervisor_from_on_start_is_refused_not_deadlocked() -> None:
     from letta_actors import AskCycle
 
-    class Spawner(Actor):
+    class Spawner(Echo):
         async def on_start(self) -> None:
             await self.system.spawn(Echo, name="helper")
 

@@ -31,6 +31,10 @@ log = logging.getLogger("letta_actors.letta")
 
 T = TypeVar("T")
 
+#: Seconds a request keeps retrying refused connections while the server has never answered
+#: (start-up: it is down, or ``base_url`` is wrong); once it has answered, the retry policy.
+UNREACHABLE_AT_START: Final = 3.0
+
 CLOSED: Final = "closed"
 OPEN: Final = "open"
 HALF_OPEN: Final = "half_open"
@@ -192,6 +196,8 @@ class LettaConnection:
         self.peak_in_flight = 0
         #: ``time.monotonic()`` of the last refused connection (the server was down).
         self.unreachable_at: float | None = None
+        #: The server has answered a request (any HTTP response) at least once.
+        self.reached = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -280,6 +286,10 @@ class LettaConnection:
         have acted on the request); it returns the outcome found on the server, or
         :data:`RESEND` when the request is known not to have arrived. Without it, ambiguous
         failures are retried blindly (use that only for idempotent requests).
+
+        Until the server has answered once, refused connections are retried for
+        :data:`UNREACHABLE_AT_START` seconds only, then :class:`LettaRequestFailed` (status
+        ``unreachable``) says in one line which URL is down and what to do.
         """
         policy = self.config.retry
         started = time.monotonic()
@@ -289,6 +299,11 @@ class LettaConnection:
         while True:
             wait = self.breaker.acquire()
             if wait > 0:
+                if (
+                    self._refused_at_start(last)
+                    and time.monotonic() + wait - started > UNREACHABLE_AT_START
+                ):
+                    raise self._unreachable(what, attempt)
                 if stats is not None:
                     stats.requests["circuit_open"] += 1
                 if (fail_fast and attempt == 0) or time.monotonic() + wait > deadline:
@@ -317,7 +332,10 @@ class LettaConnection:
                 raise
             else:
                 self.breaker.release(ok=True)
+                self.reached = True
                 return result
+            if outcome.status_code is not None:
+                self.reached = True  # an HTTP answer: the server is up
             last = outcome
             if stats is not None:
                 stats.requests[outcome.status] += 1
@@ -330,6 +348,11 @@ class LettaConnection:
                     attempts=attempt,
                     server=self.server,
                 ) from error
+            if self._refused_at_start(outcome) and (
+                attempt >= policy.max_attempts
+                or time.monotonic() + delay - started > UNREACHABLE_AT_START
+            ):
+                raise self._unreachable(what, attempt)
             if (
                 not outcome.retry
                 or attempt >= policy.max_attempts
@@ -354,6 +377,26 @@ class LettaConnection:
                 found = await recover()
                 if not isinstance(found, _Resend):
                     return found
+
+    def _refused_at_start(self, last: _Attempt | None) -> bool:
+        """The last attempt's connection was refused, and the server has never answered."""
+        return (
+            not self.reached
+            and last is not None
+            and last.status == "connection_error"
+            and not last.ambiguous
+        )
+
+    def _unreachable(self, what: str, attempts: int) -> LettaRequestFailed:
+        error = LettaRequestFailed(
+            f"{what}: the Letta server at {self.server} refused {attempts} connection(s) in a "
+            "row: start it, or set base_url to the address of a running server",
+            status="unreachable",
+            attempts=attempts,
+            server=self.server,
+        )
+        error.__suppress_context__ = True  # one line, not a chain of the HTTP client's errors
+        return error
 
     async def _attempt(
         self, op: Callable[[AsyncLetta], Awaitable[T]], stats: LettaStats | None
