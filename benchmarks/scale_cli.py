@@ -1,4 +1,4 @@
-"""``python -m benchmarks.soak``: the ``scale`` section alone, with sizes of your choice.
+"""``python -m benchmarks.scale_cli``: the ``scale`` section alone, with sizes of your choice.
 
 ``--seconds`` sets the soak (default 600; 0 skips it), ``--actors`` the system's size,
 ``--scrapes`` the scrapes per label mode; ``--quick`` is a seconds-long smoke run.
@@ -19,7 +19,7 @@ from benchmarks.scale import N_ACTORS, SOAK_SECONDS, run_scale
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``scale`` section with the sizes given on the command line."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scale_cli", description=__doc__)
     p.add_argument("--actors", type=int, default=N_ACTORS)
     p.add_argument("--scrapes", type=int, default=15, help="scrapes per label mode")
     p.add_argument("--seconds", type=int, default=SOAK_SECONDS, help="soak (0: none)")
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     if args.quick:
         args.actors, args.scrapes, args.seconds = 300, 3, min(args.seconds, 3)
-    command = shlex.join(["python", "-m", "benchmarks.soak", *(argv or sys.argv[1:])])
+    command = shlex.join(["python", "-m", "benchmarks.scale_cli", *(argv or sys.argv[1:])])
     facts = machine_facts()
     result = run_scale(args.actors, args.scrapes, args.seconds)
     results = [(SECTIONS["scale"], result)]
