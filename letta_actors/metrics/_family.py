@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import accumulate
+from operator import add
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -89,10 +90,18 @@ class Family(Metric):
             out.append(Sample(name + "_sum", base, total))
         return out
 
-    def render(self, out: list[str], openmetrics: bool) -> None:
-        """Append this family in the text format (``openmetrics=False``) or OpenMetrics."""
+    def render(
+        self, out: list[str], openmetrics: bool, texts: dict[Labels, str] | None = None
+    ) -> None:
+        """Append this family in the text format (``openmetrics=False``) or OpenMetrics.
+
+        ``texts`` memoises the rendered label sets; the families of one scrape share it (each
+        actor's labels appear in most of them).
+        """
         if self._materialised is not None:
             raise RuntimeError("rows were replaced; render with prometheus-client")
+        if texts is None:
+            texts = {}
         name = self.sample_name
         header = self.name if openmetrics else name
         help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
@@ -101,27 +110,34 @@ class Family(Metric):
         out.append(f"# HELP {header} {help_text}\n# TYPE {header} {self.type}\n")
         for labels, value in self.rows:
             if labels:
-                out.append(f"{name}{{{_labels_text(labels)}}} {_number(value)}\n")
+                text = texts.get(labels)
+                if text is None:
+                    text = texts[labels] = _labels_text(labels)
+                out.append(f"{name}{{{text}}} {_number(value)}\n")
             else:
                 out.append(f"{name} {_number(value)}\n")
         bucket, count, sum_ = name + "_bucket", name + "_count", name + "_sum"
+        le_parts = [f'le="{le}"}} ' for le in self.le]
         for labels, counts, total in self.histograms:
-            base = _labels_text(labels)
+            if len(counts) != len(le_parts):
+                raise ValueError(f"{len(counts)} bucket counts for {len(le_parts)} buckets")
+            base = texts.get(labels)
+            if base is None:
+                base = texts[labels] = _labels_text(labels)
             prefix = f"{bucket}{{{base}," if base else f"{bucket}{{"
-            n = 0
-            for le, c in zip(self.le, counts, strict=True):
-                n += c
-                out.append(f'{prefix}le="{le}"}} {n}\n')
+            cumulative = list(map(str, accumulate(counts)))
+            out.append(prefix + ("\n" + prefix).join(map(add, le_parts, cumulative)) + "\n")
             suffix = f"{{{base}}}" if base else ""
-            out.append(f"{count}{suffix} {n}\n{sum_}{suffix} {_number(total)}\n")
+            out.append(f"{count}{suffix} {cumulative[-1]}\n{sum_}{suffix} {_number(total)}\n")
 
 
 def encode(families: Iterable[Metric], encoder: Encoder, openmetrics: bool) -> bytes:
     """Render ``families``: ours directly, others with prometheus-client's ``encoder``."""
     out: list[str] = []
+    texts: dict[Labels, str] = {}
     for family in families:
         if isinstance(family, Family) and family._materialised is None:
-            family.render(out, openmetrics)
+            family.render(out, openmetrics, texts)
         else:
             text = encoder(_One(family)).decode("utf-8")
             if openmetrics:

@@ -1,4 +1,5 @@
-"""Scraping 1,000 actors: correct, and the time it takes is *measured* (printed, not asserted).
+"""Scraping many actors: correct, no work per actor when nothing changed, and the time it takes
+is *measured* (printed, not asserted; ``python -m benchmarks --only scale`` measures 10,000).
 
 Run with ``-s`` to see the figures (docs/metrics.md quotes them).
 """
@@ -11,9 +12,12 @@ import httpx
 import pytest
 
 from letta_actors import ActorSystem
+from letta_actors.actors._info import ActorInfo
 from letta_actors.metrics import SystemMetrics
 
 from .helpers import Worker, parse, value
+
+P = "letta_actors_"
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +76,37 @@ async def test_scrape_of_1000_actors(anyio_backend: str) -> None:
         for key, figure in figures.items():
             shown = f"{figure * 1000:.1f} ms" if isinstance(figure, float) else f"{figure}"
             print(f"  {key:<22} {shown}")
+
+
+@pytest.mark.parametrize("labels", ["actor", "group"])
+async def test_a_scrape_makes_no_object_per_actor_when_no_actor_came_or_went(
+    anyio_backend: str, labels: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    of = ActorInfo.of
+
+    def counted(cell: object) -> ActorInfo:
+        info = of(cell)  # type: ignore[arg-type]
+        made.append(info.name)
+        return info
+
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(50)]
+        metrics = SystemMetrics(system, labels="group" if labels == "group" else "actor")
+        first = parse(metrics.scrape())
+        for ref in refs:
+            await ref.ask("hi", timeout=5)
+        monkeypatch.setattr(ActorInfo, "of", counted)
+        s = parse(metrics.scrape())  # new counts, the same actors: read in place
+        assert made == []
+        subject = {"group": "Worker"} if labels == "group" else {"actor": "w49"}
+        received = P + "messages_received_total"
+        assert value(s, received, **subject) == value(first, received, **subject) + (
+            50 if labels == "group" else 1
+        )
+        await system.spawn(Worker, name="late")
+        s = parse(metrics.scrape())
+        # only the newcomer is looked at (for its group), and it is exported
+        assert made == (["late"] if labels == "group" else [])
+        assert value(s, P + "actors", **({"group": "Worker"} if labels == "group" else {}),
+                     state="running") == (51 if labels == "group" else 52)  # fmt: skip
