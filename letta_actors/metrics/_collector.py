@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import chain, compress
 from operator import attrgetter
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from prometheus_client.metrics_core import Metric
@@ -28,7 +28,7 @@ from ..actors._stats import BUCKETS, ActorStats
 from ..supervisors._supervisor import Supervisor
 from . import _catalog as c
 from ._family import Family, Labels
-from ._index import STATS, Columns, Index
+from ._index import Members, Registry, supervises
 from ._totals import COUNTERS, LettaTotals, Totals
 
 if TYPE_CHECKING:
@@ -46,6 +46,10 @@ _STATE = attrgetter("state")
 _LETTA = attrgetter("letta")
 _CAPACITY = attrgetter("capacity")
 _SUM = attrgetter("sum")
+_COUNTS = attrgetter("counts")
+_HANDLING = attrgetter("handling")
+_WAITING = attrgetter("waiting")
+_MAILBOX = attrgetter("mailbox")
 _OUTCOMES = attrgetter("processed", "failed", "cancelled", "expired")
 #: The counters exported as one plain row per series: (name in Totals, reader of ActorStats).
 _PLAIN = tuple(
@@ -149,10 +153,15 @@ class SystemCollector:
         self._retired_letta: dict[tuple[str, str], LettaTotals] = {}
         self._supervisors: dict[int, bool] = {}
         # the registry as of the last scrape; with actor labels, each actor's label tuples
-        self._last: Index | None = None
-        self._label_cache: dict[str, tuple[Labels, tuple[Labels, ...]]] = {}
+        # (by id of its counters) and the positions of the supervisors
+        self._registry = Registry(
+            self._key_of, self._is_supervisor, self._forget, grouped=labels == "group"
+        )
+        self._label_cache: dict[int, tuple[Labels, tuple[Labels, ...]]] = {}
         self._labels: list[Labels] = []
         self._outcome_labels: list[Labels] = []
+        self._supervisor_at: list[int] = []
+        self._undecided_at: list[int] = []
         self._warned = False
         if labels == "group":
             system.retire_listeners.append(self._on_retired)
@@ -187,44 +196,41 @@ class SystemCollector:
                 continue
         return list(registry.values())
 
-    def _index(self) -> Index:
-        """The registry grouped by label value (the last scrape's, if nothing changed)."""
-        cells = self._cells()
-        stats = list(map(STATS, cells))
-        index = self._last
-        if index is not None and index.current(stats):
-            return index
-        if self.mode == "group":
-            keys = [
-                self._group(s, partial(ActorInfo.of, cell))
-                for cell, s in zip(cells, stats, strict=True)
-            ]
-        else:
-            keys = [cell.name for cell in cells]
-            live = set(map(id, stats))
-            for sid in [sid for sid in self._supervisors if sid not in live]:
-                del self._supervisors[sid]
-            self._relabel(keys)
-        index = self._last = Index(
-            cells, stats, keys, self._is_supervisor, grouped=self.mode == "group"
-        )
-        return index
+    def _update(self) -> Registry:
+        """The registry as of now (only what changed since the last scrape is looked at)."""
+        registry = self._registry
+        if registry.update(self._cells()) and self.mode == "actor":
+            self._relabel(registry)
+        return registry
 
-    def _relabel(self, names: list[str]) -> None:
-        """The label tuples of these actors, made once per actor name and kept while it lives."""
-        known = self._label_cache
+    def _key_of(self, cell: ActorCell) -> str:
+        if self.mode == "actor":
+            return cell.name
+        return self._group(cell.stats, partial(ActorInfo.of, cell))
+
+    def _forget(self, sid: int) -> None:
+        """Drop what is memoised about counters that left the registry."""
+        self._supervisors.pop(sid, None)
+        self._groups.pop(sid, None)
+        self._label_cache.pop(sid, None)
+
+    def _relabel(self, registry: Registry) -> None:
+        """Align the label tuples (made once per actor) and supervisors with ``registry``."""
+        cache = self._label_cache
         subject = self.subject
-        cache: dict[str, tuple[Labels, tuple[Labels, ...]]] = {}
-        for name in names:
-            entry = known.get(name)
-            if entry is None:
-                labels: Labels = ((subject, name),)
-                outcomes = tuple((*labels, ("outcome", o)) for o in c.OUTCOMES)
-                entry = (labels, outcomes)
-            cache[name] = entry
-        self._label_cache = cache
-        self._labels = [labels for labels, _ in cache.values()]
-        self._outcome_labels = [row for _, rows in cache.values() for row in rows]
+        entries = list(map(cache.get, registry.ids))
+        for i in [i for i, entry in enumerate(entries) if entry is None]:
+            labels: Labels = ((subject, registry.keys[i]),)
+            outcomes = tuple((*labels, ("outcome", o)) for o in c.OUTCOMES)
+            entries[i] = cache[registry.ids[i]] = (labels, outcomes)
+        made = cast(list[tuple[Labels, tuple[Labels, ...]]], entries)
+        self._labels = [labels for labels, _ in made]
+        self._outcome_labels = list(chain.from_iterable(rows for _, rows in made))
+        flags = list(map(self._supervisors.get, registry.ids))
+        for i in [i for i, flag in enumerate(flags) if flag is None]:
+            flags[i] = self._is_supervisor(registry.cells[i])
+        self._supervisor_at = [i for i, flag in enumerate(flags) if flag]
+        self._undecided_at = [i for i, flag in enumerate(flags) if flag is None]
 
     def _server(self, url: str) -> str:
         label = self._servers.get(url)
@@ -274,18 +280,18 @@ class SystemCollector:
                 ldest.add(letta, self._guards.status, self._guards.tool)
 
     def _collect(self) -> list[Family]:
-        index = self._index()
-        letta, breakers = self._letta(index)
-        if index.members is None:
-            series = self._by_actor(index)
-            if len(index.keys) > 10 * self.max_label_values and not self._warned:
+        registry = self._update()
+        letta, breakers = self._letta(registry)
+        if not registry.grouped:
+            series = self._by_actor(registry)
+            if len(registry.keys) > 10 * self.max_label_values and not self._warned:
                 self._warned = True
                 log.warning(
                     "%d actors labelled per actor: consider SystemMetrics(labels='group')",
-                    len(index.keys),
+                    len(registry.keys),
                 )
         else:
-            series = self._by_group(index.members)
+            series = self._by_group(registry.members)
             for lkey, lt in self._retired_letta.items():
                 ldest = letta.get(lkey)
                 if ldest is None:
@@ -295,14 +301,14 @@ class SystemCollector:
         return list(self._families(series, letta, breakers))
 
     def _letta(
-        self, index: Index
+        self, registry: Registry
     ) -> tuple[dict[tuple[str, str], LettaTotals], dict[tuple[str, str], dict[str, int]]]:
         """Letta totals and breaker states per (label value, server) of the live actors."""
         guards = self._guards
         letta: dict[tuple[str, str], LettaTotals] = {}
         breakers: dict[tuple[str, str], dict[str, int]] = {}
-        agents = list(map(_LETTA, index.all.stats))
-        for key, ls in compress(zip(index.keys, agents, strict=True), agents):
+        agents = list(map(_LETTA, registry.stats))
+        for key, ls in compress(zip(registry.keys, agents, strict=True), agents):
             lkey = (key, self._server(ls.server))
             lt = letta.get(lkey)
             if lt is None:
@@ -313,36 +319,40 @@ class SystemCollector:
             b[state] = b.get(state, 0) + 1
         return letta, breakers
 
-    def _by_actor(self, index: Index) -> _Series:
+    def _by_actor(self, registry: Registry) -> _Series:
         """One series per live actor, read straight from its counters."""
-        cells = index.all
-        stats, labels = cells.stats, self._labels
-        states = Counter(map(_STATE, cells.cells))
+        cells, stats, labels = registry.cells, registry.stats, self._labels
+        handling = list(map(_HANDLING, stats))
+        waiting = list(map(_WAITING, stats))
+        mailboxes = list(map(_MAILBOX, cells))
+        states = Counter(map(_STATE, cells))
+        at = self._supervisor_at
+        if self._undecided_at:
+            now = [i for i in self._undecided_at if supervises(cells[i], self._is_supervisor)]
+            at = sorted(at + now)
         return _Series(
             labels=labels,
             outcome_labels=self._outcome_labels,
             values={name: map(read, stats) for name, read in _PLAIN},
             outcomes=chain.from_iterable(map(_OUTCOMES, stats)),
-            depth=map(len, cells.mailboxes),
-            capacity=map(_CAPACITY, cells.mailboxes),
-            handling=(map(list, cells.handling_counts), map(_SUM, cells.handling)),
-            waiting=(map(list, cells.waiting_counts), map(_SUM, cells.waiting)),
-            escalations=[
-                (labels[i], stats[i].escalations) for i in cells.supervisors(self._is_supervisor)
-            ],
+            depth=map(len, mailboxes),
+            capacity=map(_CAPACITY, mailboxes),
+            handling=(chain.from_iterable(map(_COUNTS, handling)), map(_SUM, handling)),
+            waiting=(chain.from_iterable(map(_COUNTS, waiting)), map(_SUM, waiting)),
+            escalations=[(labels[i], stats[i].escalations) for i in at],
             actors=[((("state", st.value),), states.get(st, 0)) for st in ActorState],
         )
 
-    def _by_group(self, members: dict[str, Columns]) -> _Series:
+    def _by_group(self, members: dict[str, Members]) -> _Series:
         """One series per group: its live members summed, plus the actors that stopped."""
         totals: dict[str, Totals] = {}
         states: dict[tuple[str, ActorState], int] = {}
         for key, m in members.items():
             t = totals[key] = Totals.summed(m)
-            t.depth = sum(map(len, m.mailboxes))
-            t.capacity = sum(map(_CAPACITY, m.mailboxes))
-            t.supervisor = bool(m.supervisors(self._is_supervisor))
-            for state, n in Counter(map(_STATE, m.cells)).items():
+            t.depth = sum(map(len, m.mailboxes.values()))
+            t.capacity = sum(map(_CAPACITY, m.mailboxes.values()))
+            t.supervisor = m.has_supervisor(self._is_supervisor)
+            for state, n in Counter(map(_STATE, m.cells.values())).items():
                 states[key, state] = n
         for key, retired in self._retired.items():
             dest = totals.get(key)
@@ -359,8 +369,8 @@ class SystemCollector:
             outcomes=[n for t in ts for n in (t.ok, t.failed, t.cancelled, t.expired)],
             depth=[t.depth for t in ts],
             capacity=[t.capacity for t in ts],
-            handling=([t.handling for t in ts], [t.handling_sum for t in ts]),
-            waiting=([t.waiting for t in ts], [t.waiting_sum for t in ts]),
+            handling=([n for t in ts for n in t.handling], [t.handling_sum for t in ts]),
+            waiting=([n for t in ts for n in t.waiting], [t.waiting_sum for t in ts]),
             escalations=[
                 (row, t.escalations) for row, t in zip(labels, ts, strict=True) if t.supervisor
             ],
@@ -384,17 +394,17 @@ class SystemCollector:
 
         def simple(spec: c.MetricSpec, values: Iterable[float]) -> Family:
             m = Family(spec)
-            m.rows = list(zip(labels, values, strict=True))
+            m.labels, m.values = labels, list(values)
             return m
 
         def histogram(spec: c.MetricSpec, columns: _Histograms) -> Family:
             m = Family(spec, _LE)
-            m.histograms = list(zip(labels, *columns, strict=True))
+            m.labels, m.values, m.sums = labels, list(columns[0]), list(columns[1])
             return m
 
         yield simple(c.RECEIVED, series.values["received"])
         m = Family(c.PROCESSED)
-        m.rows = list(zip(series.outcome_labels, series.outcomes, strict=True))
+        m.labels, m.values = series.outcome_labels, list(series.outcomes)
         yield m
         yield simple(c.DROPPED, series.values["dropped"])
         yield histogram(c.HANDLING, series.handling)
@@ -402,72 +412,75 @@ class SystemCollector:
         yield simple(c.DEPTH, series.depth)
         yield simple(c.CAPACITY, series.capacity)
         m = Family(c.ACTORS)
-        m.rows = series.actors
+        m.set_rows(series.actors)
         yield m
         yield simple(c.RESTARTS, series.values["restarts"])
         m = Family(c.ESCALATIONS)
-        m.rows = series.escalations
+        m.set_rows(series.escalations)
         yield m
         yield simple(c.ASKS_TIMED_OUT, series.values["asks_timed_out"])
 
         m = Family(c.DEAD_LETTERS)
         dead = {str(reason): n for reason, n in dict(self.system.dead_letters.totals).items()}
-        m.rows = [
+        m.set_rows(
             ((("reason", reason),), dead.get(reason, 0))
             for reason in (*_REASONS, *sorted(set(dead) - set(_REASONS)))
-        ]
+        )
         yield m
         m = Family(c.PUBLISHES)
         published: dict[str, int] = {}
         for topic, n in dict(self.system.bus.topics.published).items():
             key = self._guards.topic(str(topic))
             published[key] = published.get(key, 0) + n
-        m.rows = [((("topic", topic),), n) for topic, n in published.items()]
+        m.set_rows(((("topic", topic),), n) for topic, n in published.items())
         yield m
 
         llabelled: list[tuple[Labels, LettaTotals]] = [
             (((subject, key), ("server", server)), lt) for (key, server), lt in letta.items()
         ]
         m = Family(c.LETTA_REQUESTS)
-        m.rows = [
+        m.set_rows(
             ((*labels, ("status", status)), n)
             for labels, lt in llabelled
             for status, n in lt.requests.items()
-        ]
+        )
         yield m
         m = Family(c.LETTA_DURATION, _LE)
-        m.histograms = [(labels, lt.duration, lt.duration_sum) for labels, lt in llabelled]
+        m.labels = [labels for labels, _ in llabelled]
+        m.values = [n for _, lt in llabelled for n in lt.duration]
+        m.sums = [lt.duration_sum for _, lt in llabelled]
         yield m
         m = Family(c.LETTA_TOKENS)
-        m.rows = [
+        m.set_rows(
             row
             for labels, lt in llabelled
             for row in (
                 ((*labels, ("kind", "prompt")), lt.prompt),
                 ((*labels, ("kind", "completion")), lt.completion),
             )
-        ]
+        )
         yield m
         m = Family(c.LETTA_STEPS)
-        m.rows = [(labels, lt.steps) for labels, lt in llabelled]
+        m.set_rows((labels, lt.steps) for labels, lt in llabelled)
         yield m
         m = Family(c.LETTA_TOOL_CALLS)
-        m.rows = [
+        m.set_rows(
             ((*labels, ("tool", tool)), n)
             for labels, lt in llabelled
             for tool, n in lt.tool_calls.items()
-        ]
+        )
         yield m
         m = Family(c.LETTA_BREAKER)
-        m.rows = [
+        m.set_rows(
             (((subject, key), ("server", server), ("state", state)), n)
             for (key, server), counts in breakers.items()
             for state, n in counts.items()
-        ]
+        )
         yield m
 
 
-_Histograms = tuple[Iterable[list[int]], Iterable[float]]
+#: (bucket counts, ``NB`` per series one after the other; one sum per series)
+_Histograms = tuple[Iterable[int], Iterable[float]]
 
 
 @dataclasses.dataclass(slots=True)

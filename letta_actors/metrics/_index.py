@@ -1,11 +1,12 @@
-"""The registry as a scrape reads it: the actors' cells in columns, grouped by label value.
+"""The registry as a scrape reads it, followed from one scrape to the next.
 
 Reading 10,000 actors one by one in Python (an ``ActorInfo`` each, then their counters) costs
-tens of milliseconds of event loop per scrape. An :class:`Index` keeps the lists a scrape
-needs (counters, histograms, mailboxes, cells; per label value with group labels), so the scrape
-reads them with C-level loops (``map``, ``zip``, ``sum``). It is rebuilt only when the registry
-changed since the last scrape: an actor came or went, or a cell got fresh counters (a stopped
-name started anew), which one identity comparison of the counter objects detects.
+tens of milliseconds of event loop per scrape. A :class:`Registry` keeps what a scrape needs in
+containers the scrape reads with C-level loops (``map``, ``zip``, ``sum`` over lists and dict
+values): the cells and their counters in registration order, and with group labels the members
+of each group. Between two scrapes it applies only what changed: the actors that came or went,
+and cells that got fresh counters (a stopped name started anew). One identity comparison of
+the list of counter objects tells whether anything changed at all.
 """
 
 from __future__ import annotations
@@ -21,92 +22,130 @@ if TYPE_CHECKING:
     from ..actors._mailbox import Mailbox
 
 STATS = attrgetter("stats")
-_MAILBOX = attrgetter("mailbox")
-_HANDLING = attrgetter("handling")
-_WAITING = attrgetter("waiting")
-_COUNTS = attrgetter("counts")
 
 #: Whether a cell runs a supervisor; ``None`` while that is not known yet (no instance).
 IsSupervisor = Callable[["ActorCell"], "bool | None"]
 
 
-class Columns:
-    """Cells with the objects a scrape reads from them, in the same order."""
-
-    __slots__ = ("cells", "handling", "handling_counts", "mailboxes", "stats", "supervisor",
-                 "undecided", "waiting", "waiting_counts")  # fmt: skip
-
-    def __init__(self, cells: list[ActorCell], stats: list[ActorStats]) -> None:
-        self.cells = cells
-        self.stats = stats
-        self.mailboxes: list[Mailbox] = list(map(_MAILBOX, cells))
-        self.handling: list[Histogram] = list(map(_HANDLING, stats))
-        self.waiting: list[Histogram] = list(map(_WAITING, stats))
-        # a histogram keeps its bucket list for life: read in place by every scrape
-        self.handling_counts: list[list[int]] = list(map(_COUNTS, self.handling))
-        self.waiting_counts: list[list[int]] = list(map(_COUNTS, self.waiting))
-        #: Positions of the cells known to run a supervisor, and of those not known yet.
-        self.supervisor: list[int] = []
-        self.undecided: list[int] = []
-
-    def classify(self, is_supervisor: IsSupervisor) -> None:
-        """Sort the cells into supervisors, others and not yet known."""
-        for i, cell in enumerate(self.cells):
-            known = is_supervisor(cell)
-            if known is None:
-                self.undecided.append(i)
-            elif known:
-                self.supervisor.append(i)
-
-    def supervisors(self, is_supervisor: IsSupervisor) -> list[int]:
-        """Positions of the supervisors now: the known ones, and those decided since.
-
-        A cell still without an instance counts as a supervisor if it has escalated.
-        """
-        if not self.undecided:
-            return self.supervisor
-        now = []
-        for i in self.undecided:
-            known = is_supervisor(self.cells[i])
-            if known if known is not None else self.stats[i].escalations > 0:
-                now.append(i)
-        return sorted(self.supervisor + now)
+def supervises(cell: ActorCell, is_supervisor: IsSupervisor) -> bool:
+    """``is_supervisor(cell)``; a cell without an instance counts if it has escalated."""
+    known = is_supervisor(cell)
+    return known if known is not None else cell.stats.escalations > 0
 
 
-class Index:
-    """The registry at one scrape: all cells in registration order, and per label value.
+class Members:
+    """The live actors of one group, by ``id`` of their counters, in registration order.
 
-    ``keys[i]`` is the label value of ``all.cells[i]``; ``members`` maps each label value to
-    its cells, in order of first appearance (only with group labels; ``None`` per actor).
+    Each dict holds one object per member, so a scrape sums a group's counters with
+    ``sum(map(..., members.stats.values()))`` and its histograms with ``zip``.
     """
 
-    __slots__ = ("all", "keys", "members")
+    __slots__ = ("cells", "handling", "handling_counts", "mailboxes", "stats", "supervisors",
+                 "undecided", "waiting", "waiting_counts")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.cells: dict[int, ActorCell] = {}
+        self.stats: dict[int, ActorStats] = {}
+        self.mailboxes: dict[int, Mailbox] = {}
+        self.handling: dict[int, Histogram] = {}
+        self.waiting: dict[int, Histogram] = {}
+        # a histogram keeps its bucket list for life: read in place by every scrape
+        self.handling_counts: dict[int, list[int]] = {}
+        self.waiting_counts: dict[int, list[int]] = {}
+        #: Members known to run a supervisor, and those not known yet (no instance).
+        self.supervisors: dict[int, ActorCell] = {}
+        self.undecided: dict[int, ActorCell] = {}
+
+    def add(self, sid: int, cell: ActorCell, supervisor: bool | None) -> None:
+        stats = cell.stats
+        self.cells[sid] = cell
+        self.stats[sid] = stats
+        self.mailboxes[sid] = cell.mailbox
+        self.handling[sid] = stats.handling
+        self.waiting[sid] = stats.waiting
+        self.handling_counts[sid] = stats.handling.counts
+        self.waiting_counts[sid] = stats.waiting.counts
+        if supervisor is None:
+            self.undecided[sid] = cell
+        elif supervisor:
+            self.supervisors[sid] = cell
+
+    def remove(self, sid: int) -> None:
+        for column in (self.cells, self.stats, self.mailboxes, self.handling, self.waiting,
+                       self.handling_counts, self.waiting_counts, self.supervisors,
+                       self.undecided):  # fmt: skip
+            column.pop(sid, None)
+
+    def has_supervisor(self, is_supervisor: IsSupervisor) -> bool:
+        """Whether a member runs a supervisor (members not known yet are asked again)."""
+        for sid, cell in list(self.undecided.items()):
+            known = is_supervisor(cell)
+            if known is not None:
+                del self.undecided[sid]
+                if known:
+                    self.supervisors[sid] = cell
+        return bool(self.supervisors) or any(
+            supervises(cell, is_supervisor) for cell in self.undecided.values()
+        )
+
+
+class Registry:
+    """The system's cells as of the last :meth:`update`, and with group labels its groups.
+
+    ``key_of(cell)`` is a cell's label value (its group, or its name); it is asked once per
+    counters object. ``forget(sid)`` is called for the counters of each actor that went.
+    """
 
     def __init__(
         self,
-        cells: list[ActorCell],
-        stats: list[ActorStats],
-        keys: list[str],
+        key_of: Callable[[ActorCell], str],
         is_supervisor: IsSupervisor,
+        forget: Callable[[int], None],
         *,
         grouped: bool,
     ) -> None:
-        self.all = Columns(cells, stats)
-        self.keys = keys
-        self.members: dict[str, Columns] | None = None
-        if grouped:
-            positions: dict[str, list[int]] = {}
-            for i, key in enumerate(keys):
-                positions.setdefault(key, []).append(i)
-            self.members = {
-                key: Columns([cells[i] for i in at], [stats[i] for i in at])
-                for key, at in positions.items()
-            }
-            for columns in self.members.values():
-                columns.classify(is_supervisor)
-        else:
-            self.all.classify(is_supervisor)
+        self._key_of = key_of
+        self._is_supervisor = is_supervisor
+        self._forget = forget
+        self.grouped = grouped
+        #: Registration order: the cells, their counters, ``id`` of those, label value of each.
+        self.cells: list[ActorCell] = []
+        self.stats: list[ActorStats] = []
+        self.ids: list[int] = []
+        self.keys: list[str] = []
+        #: Label value by ``id`` of the counters.
+        self.where: dict[int, str] = {}
+        #: Grouped: the members of each label value, in order of first appearance.
+        self.members: dict[str, Members] = {}
 
-    def current(self, stats: list[ActorStats]) -> bool:
-        """Whether the registry still holds exactly these counter objects, in this order."""
-        return stats == self.all.stats
+    def update(self, cells: list[ActorCell]) -> bool:
+        """Follow the registry to ``cells``; False if nothing changed since the last time."""
+        stats = list(map(STATS, cells))
+        if stats == self.stats:  # the same counter objects, in the same order
+            self.cells = cells
+            return False
+        ids = list(map(id, stats))
+        now = dict(zip(ids, cells, strict=True))
+        where, members = self.where, self.members
+        for sid in where.keys() - now.keys():
+            key = where.pop(sid)
+            self._forget(sid)
+            if self.grouped:
+                left = members[key]
+                left.remove(sid)
+                if not left.stats:
+                    del members[key]
+        new = now.keys() - where.keys()
+        for sid in [sid for sid in ids if sid in new]:  # in registration order
+            cell = now[sid]
+            key = where[sid] = self._key_of(cell)
+            if self.grouped:
+                group = members.get(key)
+                if group is None:
+                    group = members[key] = Members()
+                group.add(sid, cell, self._is_supervisor(cell))
+        self.cells, self.stats, self.ids = cells, stats, ids
+        self.keys = list(map(where.__getitem__, ids))
+        if self.grouped:  # groups in order of first appearance in the registry
+            self.members = {key: members[key] for key in dict.fromkeys(self.keys)}
+        return True

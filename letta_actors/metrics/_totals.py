@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..actors._stats import BUCKETS, ActorStats, LettaStats
 
 if TYPE_CHECKING:
-    from ._index import Columns
+    from ._index import Members
 
 NB = len(BUCKETS) + 1
 
@@ -27,6 +28,14 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 )
 _READ = tuple((name, attrgetter(stat)) for name, stat in COUNTERS)
 _SUM = attrgetter("sum")
+
+
+def _column_sums(rows: Iterable[list[int]]) -> list[int]:
+    """Per-bucket sums of bucket lists of ``NB`` counts each."""
+    flat = list(chain.from_iterable(rows))
+    if len(flat) % NB:
+        raise ValueError(f"bucket lists of other than {NB} counts")
+    return [sum(flat[i::NB]) for i in range(NB)]
 
 
 class Totals:
@@ -61,20 +70,20 @@ class Totals:
         self.supervisor = False
 
     @classmethod
-    def summed(cls, members: Columns) -> Totals:
+    def summed(cls, members: Members) -> Totals:
         """The sums over ``members``' counters and histograms, read with C-level loops.
 
         The same values, summed in the same order, as :meth:`add` of each member in turn.
         """
         t = cls()
-        stats, handling, waiting = members.stats, members.handling, members.waiting
+        stats = members.stats.values()
         for name, read in _READ:
             setattr(t, name, sum(map(read, stats)))
-        if stats:
-            t.handling = list(map(sum, zip(*members.handling_counts, strict=True)))
-            t.waiting = list(map(sum, zip(*members.waiting_counts, strict=True)))
-        t.handling_sum = sum(map(_SUM, handling), 0.0)
-        t.waiting_sum = sum(map(_SUM, waiting), 0.0)
+        if members.stats:
+            t.handling = _column_sums(members.handling_counts.values())
+            t.waiting = _column_sums(members.waiting_counts.values())
+        t.handling_sum = sum(map(_SUM, members.handling.values()), 0.0)
+        t.waiting_sum = sum(map(_SUM, members.waiting.values()), 0.0)
         return t
 
     def add(self, s: ActorStats, sign: int = 1) -> None:
