@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..actors._stats import ActorStats, Histogram
+from ._buckets import BucketSums
 
 if TYPE_CHECKING:
     from ..actors._cell import ActorCell
@@ -40,8 +41,19 @@ class Members:
     ``sum(map(..., members.stats.values()))`` and its histograms with ``zip``.
     """
 
-    __slots__ = ("cells", "handling", "handling_counts", "mailboxes", "stats", "supervisors",
-                 "undecided", "waiting", "waiting_counts")  # fmt: skip
+    __slots__ = (
+        "cells",
+        "handling",
+        "handling_buckets",
+        "handling_counts",
+        "mailboxes",
+        "stats",
+        "supervisors",
+        "undecided",
+        "waiting",
+        "waiting_buckets",
+        "waiting_counts",
+    )
 
     def __init__(self) -> None:
         self.cells: dict[int, ActorCell] = {}
@@ -52,6 +64,9 @@ class Members:
         # a histogram keeps its bucket list for life: read in place by every scrape
         self.handling_counts: dict[int, list[int]] = {}
         self.waiting_counts: dict[int, list[int]] = {}
+        #: The per-bucket sums of those lists, kept up to date scrape by scrape.
+        self.handling_buckets = BucketSums()
+        self.waiting_buckets = BucketSums()
         #: Members known to run a supervisor, and those not known yet (no instance).
         self.supervisors: dict[int, ActorCell] = {}
         self.undecided: dict[int, ActorCell] = {}
@@ -65,12 +80,17 @@ class Members:
         self.waiting[sid] = stats.waiting
         self.handling_counts[sid] = stats.handling.counts
         self.waiting_counts[sid] = stats.waiting.counts
+        self.handling_buckets.add(sid, stats.handling.counts)
+        self.waiting_buckets.add(sid, stats.waiting.counts)
         if supervisor is None:
             self.undecided[sid] = cell
         elif supervisor:
             self.supervisors[sid] = cell
 
     def remove(self, sid: int) -> None:
+        if sid in self.stats:
+            self.handling_buckets.remove(sid)
+            self.waiting_buckets.remove(sid)
         for column in (self.cells, self.stats, self.mailboxes, self.handling, self.waiting,
                        self.handling_counts, self.waiting_counts, self.supervisors,
                        self.undecided):  # fmt: skip

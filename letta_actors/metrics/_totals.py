@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from itertools import chain
+from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -28,14 +27,6 @@ COUNTERS: tuple[tuple[str, str], ...] = (
 )
 _READ = tuple((name, attrgetter(stat)) for name, stat in COUNTERS)
 _SUM = attrgetter("sum")
-
-
-def _column_sums(rows: Iterable[list[int]]) -> list[int]:
-    """Per-bucket sums of bucket lists of ``NB`` counts each."""
-    flat = list(chain.from_iterable(rows))
-    if len(flat) % NB:
-        raise ValueError(f"bucket lists of other than {NB} counts")
-    return [sum(flat[i::NB]) for i in range(NB)]
 
 
 class Totals:
@@ -73,15 +64,14 @@ class Totals:
     def summed(cls, members: Members) -> Totals:
         """The sums over ``members``' counters and histograms, read with C-level loops.
 
-        The same values, summed in the same order, as :meth:`add` of each member in turn.
+        The same values as :meth:`add` of each member in turn (floats summed in the same order).
         """
         t = cls()
         stats = members.stats.values()
         for name, read in _READ:
             setattr(t, name, sum(map(read, stats)))
-        if members.stats:
-            t.handling = _column_sums(members.handling_counts.values())
-            t.waiting = _column_sums(members.waiting_counts.values())
+        t.handling = members.handling_buckets.read(members.handling_counts)
+        t.waiting = members.waiting_buckets.read(members.waiting_counts)
         t.handling_sum = sum(map(_SUM, members.handling.values()), 0.0)
         t.waiting_sum = sum(map(_SUM, members.waiting.values()), 0.0)
         return t

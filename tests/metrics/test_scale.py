@@ -6,6 +6,7 @@ Run with ``-s`` to see the figures (docs/metrics.md quotes them).
 
 from __future__ import annotations
 
+import random
 import time
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from letta_actors import ActorSystem
 from letta_actors.actors._info import ActorInfo
 from letta_actors.metrics import SystemMetrics
+from letta_actors.metrics._buckets import NB, BucketSums
 
 from .helpers import Worker, parse, value
 
@@ -110,3 +112,25 @@ async def test_a_scrape_makes_no_object_per_actor_when_no_actor_came_or_went(
         assert made == (["late"] if labels == "group" else [])
         assert value(s, P + "actors", **({"group": "Worker"} if labels == "group" else {}),
                      state="running") == (51 if labels == "group" else 52)  # fmt: skip
+
+
+def test_bucket_sums_follow_members_and_changes_exactly() -> None:
+    rng = random.Random(10)
+    sums = BucketSums()
+    live: dict[int, list[int]] = {}
+    next_id = 0
+    for _ in range(300):
+        action = rng.random()
+        if action < 0.2 or not live:  # a member comes
+            live[next_id] = [rng.randrange(3) for _ in range(NB)]
+            sums.add(next_id, live[next_id])
+            next_id += 1
+        elif action < 0.3:  # a member goes
+            sid = rng.choice(list(live))
+            sums.remove(sid)
+            del live[sid]
+        else:  # some members observe values (in place, as the runtime does)
+            for sid in rng.sample(list(live), k=rng.randint(1, len(live))):
+                live[sid][rng.randrange(NB)] += rng.randint(1, 300)
+        columns = zip(*live.values(), strict=True)
+        assert sums.read(live) == ([sum(column) for column in columns] if live else [0] * NB)
