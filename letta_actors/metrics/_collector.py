@@ -185,9 +185,9 @@ class SystemCollector:
 
     def _cells(self) -> list[ActorCell]:
         # The cells themselves: an ActorInfo per actor per scrape (system.actors()) would cost
-        # a third of the scrape. In the event loop this cannot race; from a foreign thread (a
-        # registry scraped by prometheus-client's threaded server) the registry dict may change
-        # size mid-copy.
+        # more than the rest of the scrape. In the event loop this cannot race; from a foreign
+        # thread (a registry scraped by prometheus-client's threaded server) the registry dict
+        # may change size mid-copy.
         registry = self.system._cells
         for _ in range(10):
             try:
@@ -200,7 +200,7 @@ class SystemCollector:
         """The registry as of now (only what changed since the last scrape is looked at)."""
         registry = self._registry
         if registry.update(self._cells()) and self.mode == "actor":
-            self._relabel(registry)
+            self._align_actors(registry)
         return registry
 
     def _key_of(self, cell: ActorCell) -> str:
@@ -214,7 +214,7 @@ class SystemCollector:
         self._groups.pop(sid, None)
         self._label_cache.pop(sid, None)
 
-    def _relabel(self, registry: Registry) -> None:
+    def _align_actors(self, registry: Registry) -> None:
         """Align the label tuples (made once per actor) and supervisors with ``registry``."""
         cache = self._label_cache
         subject = self.subject
