@@ -24,6 +24,7 @@ soak).
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import resource
@@ -126,12 +127,17 @@ def rss_mb() -> float:
 
 
 def timed_collect(
-    collector: Any, wall: list[float], cpu: list[float], ticker: Ticker | None = None
+    collector: Any,
+    wall: list[float],
+    cpu: list[float],
+    full_gcs: list[int],
+    ticker: Ticker | None = None,
 ) -> None:
     """Make ``collector.collect`` append its wall and CPU time (ms) to ``wall`` and ``cpu``.
 
     The CPU time is this thread's: on a machine shared with other processes it is the work
     one scrape does, while the wall time also counts the time the OS ran something else.
+    ``full_gcs`` gets the number of full (generation 2) garbage collections during each call.
     With ``ticker``, it is marked as the collect starts.
     """
     collect = collector.collect
@@ -139,12 +145,14 @@ def timed_collect(
     def wrapper() -> Any:
         if ticker is not None:
             ticker.mark()
+        full = gc.get_stats()[2]["collections"]
         start, start_cpu = time.perf_counter(), time.thread_time()
         try:
             return collect()
         finally:
             wall.append((time.perf_counter() - start) * 1000)
             cpu.append((time.thread_time() - start_cpu) * 1000)
+            full_gcs.append(gc.get_stats()[2]["collections"] - full)
 
     collector.collect = wrapper
 
@@ -165,6 +173,7 @@ class StallFigures:
     quiet_ms: list[float] = field(default_factory=list)
     collect_ms: list[float] = field(default_factory=list)
     collect_cpu_ms: list[float] = field(default_factory=list)
+    full_gcs: list[int] = field(default_factory=list)
     body_kb: float = 0.0
 
 
@@ -175,7 +184,7 @@ async def _stalls(system: Any, ticker: Ticker, labels: Labels, k: int) -> StallF
     out = StallFigures()
     with SystemMetrics(system, labels=labels) as metrics:
         await respond(metrics.registry, "GET", OPENMETRICS, "gzip")  # first sight: warm-up
-        timed_collect(metrics.collector, out.collect_ms, out.collect_cpu_ms)
+        timed_collect(metrics.collector, out.collect_ms, out.collect_cpu_ms, out.full_gcs)
         window = 0.05
         for _ in range(k):
             ticker.reset()
@@ -201,6 +210,7 @@ class SoakFigures:
     stall_ms: list[float] = field(default_factory=list)
     collect_ms: list[float] = field(default_factory=list)
     collect_cpu_ms: list[float] = field(default_factory=list)
+    full_gcs: list[int] = field(default_factory=list)
     get_ms: list[float] = field(default_factory=list)
 
     def rss_growth(self) -> tuple[float, float]:
@@ -221,7 +231,7 @@ async def _soak(system: Any, ticker: Ticker, load: Load, seconds: int) -> SoakFi
 
     out = SoakFigures()
     with SystemMetrics(system, labels="group") as metrics:
-        timed_collect(metrics.collector, out.collect_ms, out.collect_cpu_ms, ticker)
+        timed_collect(metrics.collector, out.collect_ms, out.collect_cpu_ms, out.full_gcs, ticker)
         ticker.marks.clear()
         argv = [sys.executable, "-m", "benchmarks._scraper", "", str(SCRAPE_INTERVAL)]
         async with metrics.serving() as server:
@@ -288,7 +298,8 @@ def _result(actors: int, k: int, measured: Measured) -> SectionResult:
             Measurement(subject, "collect()", "ms", "lower", f.collect_ms,
                         note="the synchronous part, in the loop (wall time)"),
             Measurement(subject, "collect() CPU", "ms", "lower", f.collect_cpu_ms,
-                        note="the loop thread's CPU time in collect()"),
+                        note=f"the loop thread's CPU time in collect(); "
+                        f"{sum(f.full_gcs)} full GCs during the collects"),
             Measurement(subject, "body", "KB", "lower", [f.body_kb], note="OpenMetrics, gzip"),
         ]  # fmt: skip
     targets = [
@@ -317,7 +328,8 @@ def _result(actors: int, k: int, measured: Measured) -> SectionResult:
             Measurement(subject, "collect()", "ms", "lower", soak.collect_ms,
                         note=f"p99 {percentile(soak.collect_ms or [0], 99):.1f} ms"),
             Measurement(subject, "collect() CPU", "ms", "lower", soak.collect_cpu_ms,
-                        note=f"p99 {percentile(soak.collect_cpu_ms or [0], 99):.1f} ms"),
+                        note=f"p99 {percentile(soak.collect_cpu_ms or [0], 99):.1f} ms; "
+                        f"{sum(soak.full_gcs)} full GCs during the collects"),
             Measurement(subject, "HTTP GET", "ms", "lower", soak.get_ms,
                         note="client side, from the scraper process"),
             Measurement(subject, "RSS after warm-up", "MB", "lower", [before],

@@ -31,8 +31,9 @@ class BucketSums:
     """The per-bucket sums of a changing set of live bucket lists, keyed by member id.
 
     :meth:`add` and :meth:`remove` follow the members; :meth:`read` returns the sums of the
-    lists as they are now. It reads each list once (a copy), so a list updated meanwhile by
-    another thread never leaves the sums inconsistent with the copies.
+    lists as they are now. The sums are always those of the copies, so a list updated meanwhile
+    by another thread (a scrape from prometheus-client's threaded server) is caught up with at
+    the next scrape.
     """
 
     __slots__ = ("_copies", "_totals")
@@ -51,19 +52,23 @@ class BucketSums:
         self._totals = [t - n for t, n in zip(self._totals, copy, strict=True)]
 
     def read(self, live: dict[int, list[int]]) -> list[int]:
-        """The sums over ``live`` (the lists themselves, with the keys and order of the copies)."""
+        """The sums over ``live`` (the lists themselves, with the keys and order of the copies).
+
+        The copies are updated in place: a scrape leaves no new objects behind for the garbage
+        collector.
+        """
         copies = self._copies
         if len(live) != len(copies):
             raise ValueError("live bucket lists and copies differ")
         changed = list(compress(copies.keys(), map(ne, live.values(), copies.values())))
         if 3 * len(changed) > len(copies):  # most changed: sum them all again
-            fresh = list(map(list, live.values()))
-            copies.update(zip(live.keys(), fresh, strict=True))
-            self._totals = column_sums(fresh)
+            for copy, counts in zip(copies.values(), live.values(), strict=True):
+                copy[:] = counts
+            self._totals = column_sums(copies.values())
         elif changed:
-            fresh = list(map(list, map(live.__getitem__, changed)))
             minus = column_sums(map(copies.__getitem__, changed))
-            plus = column_sums(fresh)
-            copies.update(zip(changed, fresh, strict=True))
+            for sid in changed:
+                copies[sid][:] = live[sid]
+            plus = column_sums(map(copies.__getitem__, changed))
             self._totals = [t + p - m for t, p, m in zip(self._totals, plus, minus, strict=True)]
         return list(self._totals)
