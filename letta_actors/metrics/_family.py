@@ -2,7 +2,7 @@
 
 prometheus-client's encoders spend several microseconds per sample (a dict of labels, escaping
 and float formatting for each); a system of 1,000 actors exports ~60,000 samples. Our families
-keep their series as tuples and render themselves in one pass, in the Prometheus text format
+keep their series in flat columns and render themselves in one pass, in the Prometheus text format
 (0.0.4) or OpenMetrics 1.0. They are still ordinary :class:`~prometheus_client.Metric` objects:
 anything else that reads ``samples`` (another exporter, a test) gets them built on demand.
 Families of other collectors in the same registry are rendered by prometheus-client.

@@ -38,7 +38,8 @@ class Members:
     """The live actors of one group, by ``id`` of their counters, in registration order.
 
     Each dict holds one object per member, so a scrape sums a group's counters with
-    ``sum(map(..., members.stats.values()))`` and its histograms with ``zip``.
+    ``sum(map(..., members.stats.values()))``; its histograms' buckets are summed by
+    :class:`~._buckets.BucketSums`.
     """
 
     __slots__ = (
