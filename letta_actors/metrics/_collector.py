@@ -8,10 +8,15 @@ aggregates by group when the system is labelled by group.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Literal
+from functools import partial
+from itertools import chain, compress
+from operator import attrgetter
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from prometheus_client.metrics_core import Metric
@@ -19,12 +24,15 @@ from prometheus_client.utils import floatToGoString
 
 from ..actors._cell import ActorState, DeadLetterReason
 from ..actors._info import ActorInfo
-from ..actors._stats import BUCKETS, ActorStats, LettaStats
+from ..actors._stats import BUCKETS, ActorStats
 from ..supervisors._supervisor import Supervisor
 from . import _catalog as c
 from ._family import Family, Labels
+from ._index import Members, Registry, supervises
+from ._totals import COUNTERS, LettaTotals, Totals
 
 if TYPE_CHECKING:
+    from ..actors._cell import ActorCell
     from ..system import ActorSystem
 
 log = logging.getLogger("letta_actors.metrics")
@@ -32,10 +40,23 @@ log = logging.getLogger("letta_actors.metrics")
 LabelMode = Literal["actor", "group"]
 GroupOf = Callable[[ActorInfo], str]
 
-_NB = len(BUCKETS) + 1
 #: ``le`` label values, formatted once the way prometheus-client formats them.
 _LE: tuple[str, ...] = (*(floatToGoString(b) for b in BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
-_STATES: tuple[str, ...] = tuple(state.value for state in ActorState)
+_STATE = attrgetter("state")
+_LETTA = attrgetter("letta")
+_CAPACITY = attrgetter("capacity")
+_SUM = attrgetter("sum")
+_COUNTS = attrgetter("counts")
+_HANDLING = attrgetter("handling")
+_WAITING = attrgetter("waiting")
+_MAILBOX = attrgetter("mailbox")
+_OUTCOMES = attrgetter("processed", "failed", "cancelled", "expired")
+#: The counters exported as one plain row per series: (name in Totals, reader of ActorStats).
+_PLAIN = tuple(
+    (name, attrgetter(stat))
+    for name, stat in COUNTERS
+    if name in ("received", "dropped", "restarts", "asks_timed_out")
+)
 _REASONS: tuple[str, ...] = tuple(reason.value for reason in DeadLetterReason)
 
 
@@ -78,117 +99,6 @@ def server_label(url: str) -> str:
     if not parts.scheme and not host:
         return url.split("?", 1)[0].split("@")[-1]
     return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
-
-
-class _Totals:
-    """Counters of one label value (an actor, or a group of actors)."""
-
-    __slots__ = (
-        "asks_timed_out",
-        "cancelled",
-        "capacity",
-        "depth",
-        "dropped",
-        "escalations",
-        "expired",
-        "failed",
-        "handling",
-        "handling_sum",
-        "ok",
-        "received",
-        "restarts",
-        "supervisor",
-        "waiting",
-        "waiting_sum",
-    )
-
-    def __init__(self) -> None:
-        self.received = self.ok = self.failed = self.cancelled = self.expired = 0
-        self.dropped = self.asks_timed_out = self.restarts = self.escalations = 0
-        self.depth = self.capacity = 0
-        self.handling = [0] * _NB
-        self.waiting = [0] * _NB
-        self.handling_sum = self.waiting_sum = 0.0
-        self.supervisor = False
-
-    def add(self, s: ActorStats, sign: int = 1) -> None:
-        self.received += sign * s.received
-        self.ok += sign * s.processed
-        self.failed += sign * s.failed
-        self.cancelled += sign * s.cancelled
-        self.expired += sign * s.expired
-        self.dropped += sign * s.dropped
-        self.asks_timed_out += sign * s.asks_timed_out
-        self.restarts += sign * s.restarts
-        self.escalations += sign * s.escalations
-        h, w = s.handling, s.waiting
-        self.handling = [a + sign * b for a, b in zip(self.handling, h.counts, strict=True)]
-        self.waiting = [a + sign * b for a, b in zip(self.waiting, w.counts, strict=True)]
-        self.handling_sum += sign * h.sum
-        self.waiting_sum += sign * w.sum
-
-    def add_totals(self, t: _Totals, sign: int = 1) -> None:
-        for name in (
-            "received", "ok", "failed", "cancelled", "expired", "dropped", "asks_timed_out",
-            "restarts", "escalations", "handling_sum", "waiting_sum",
-        ):  # fmt: skip
-            setattr(self, name, getattr(self, name) + sign * getattr(t, name))
-        self.handling = [a + sign * b for a, b in zip(self.handling, t.handling, strict=True)]
-        self.waiting = [a + sign * b for a, b in zip(self.waiting, t.waiting, strict=True)]
-        self.supervisor = self.supervisor or t.supervisor
-
-    @classmethod
-    def of(cls, s: ActorStats) -> _Totals:
-        """The counters of one actor, read directly (no aggregation)."""
-        t = cls.__new__(cls)
-        t.received, t.ok, t.failed = s.received, s.processed, s.failed
-        t.cancelled, t.expired, t.dropped = s.cancelled, s.expired, s.dropped
-        t.asks_timed_out, t.restarts, t.escalations = s.asks_timed_out, s.restarts, s.escalations
-        t.handling, t.handling_sum = list(s.handling.counts), s.handling.sum
-        t.waiting, t.waiting_sum = list(s.waiting.counts), s.waiting.sum
-        t.depth = t.capacity = 0
-        t.supervisor = False
-        return t
-
-
-class _LettaTotals:
-    """Letta counters of one (actor or group, server)."""
-
-    __slots__ = ("breaker", "completion", "duration", "duration_sum", "prompt", "requests",
-                 "steps", "tool_calls")  # fmt: skip
-
-    def __init__(self) -> None:
-        self.requests: dict[str, int] = {}
-        self.tool_calls: dict[str, int] = {}
-        self.breaker: dict[str, int] = {}
-        self.duration = [0] * _NB
-        self.duration_sum = 0.0
-        self.prompt = self.completion = self.steps = 0
-
-    def add(self, s: LettaStats, guards: _Guards, sign: int = 1) -> None:
-        for status, n in dict(s.requests).items():
-            key = guards.status(str(status))
-            self.requests[key] = self.requests.get(key, 0) + sign * n
-        for tool, n in dict(s.tool_calls).items():
-            key = guards.tool(str(tool))
-            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
-        self.duration = [a + sign * b for a, b in zip(self.duration, s.duration.counts,
-                                                      strict=True)]  # fmt: skip
-        self.duration_sum += sign * s.duration.sum
-        self.prompt += sign * s.prompt_tokens
-        self.completion += sign * s.completion_tokens
-        self.steps += sign * s.steps
-
-    def add_totals(self, t: _LettaTotals, sign: int = 1) -> None:
-        for key, n in t.requests.items():
-            self.requests[key] = self.requests.get(key, 0) + sign * n
-        for key, n in t.tool_calls.items():
-            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
-        self.duration = [a + sign * b for a, b in zip(self.duration, t.duration, strict=True)]
-        self.duration_sum += sign * t.duration_sum
-        self.prompt += sign * t.prompt
-        self.completion += sign * t.completion
-        self.steps += sign * t.steps
 
 
 class _Guards:
@@ -239,9 +149,19 @@ class SystemCollector:
         # group labels: each actor's group (memoised at first sight, by its counters' identity)
         # and the final totals of the actors that stopped for good, folded in as they stop
         self._groups: dict[int, str] = {}
-        self._retired: dict[str, _Totals] = {}
-        self._retired_letta: dict[tuple[str, str], _LettaTotals] = {}
+        self._retired: dict[str, Totals] = {}
+        self._retired_letta: dict[tuple[str, str], LettaTotals] = {}
         self._supervisors: dict[int, bool] = {}
+        # the registry as of the last scrape; with actor labels, each actor's label tuples
+        # (by id of its counters) and the positions of the supervisors
+        self._registry = Registry(
+            self._key_of, self._is_supervisor, self._forget, grouped=labels == "group"
+        )
+        self._label_cache: dict[int, tuple[Labels, tuple[Labels, ...]]] = {}
+        self._labels: list[Labels] = []
+        self._outcome_labels: list[Labels] = []
+        self._supervisor_at: list[int] = []
+        self._undecided_at: list[int] = []
         self._warned = False
         if labels == "group":
             system.retire_listeners.append(self._on_retired)
@@ -263,15 +183,54 @@ class SystemCollector:
 
     # -- reading the runtime --------------------------------------------------------------
 
-    def _snapshot(self) -> list[ActorInfo]:
-        # In the event loop this cannot race; from a foreign thread (a registry scraped by
-        # prometheus-client's threaded server) the registry dict may change size mid-copy.
+    def _cells(self) -> list[ActorCell]:
+        # The cells themselves: an ActorInfo per actor per scrape (system.actors()) would cost
+        # more than the rest of the scrape. In the event loop this cannot race; from a foreign
+        # thread (a registry scraped by prometheus-client's threaded server) the registry dict
+        # may change size mid-copy.
+        registry = self.system._cells
         for _ in range(10):
             try:
-                return self.system.actors()
+                return list(registry.values())
             except RuntimeError:  # dictionary changed size during iteration
                 continue
-        return self.system.actors()
+        return list(registry.values())
+
+    def _update(self) -> Registry:
+        """The registry as of now (only what changed since the last scrape is looked at)."""
+        registry = self._registry
+        if registry.update(self._cells()) and self.mode == "actor":
+            self._align_actors(registry)
+        return registry
+
+    def _key_of(self, cell: ActorCell) -> str:
+        if self.mode == "actor":
+            return cell.name
+        return self._group(cell.stats, partial(ActorInfo.of, cell))
+
+    def _forget(self, sid: int) -> None:
+        """Drop what is memoised about counters that left the registry."""
+        self._supervisors.pop(sid, None)
+        self._groups.pop(sid, None)
+        self._label_cache.pop(sid, None)
+
+    def _align_actors(self, registry: Registry) -> None:
+        """Align the label tuples (made once per actor) and supervisors with ``registry``."""
+        cache = self._label_cache
+        subject = self.subject
+        entries = list(map(cache.get, registry.ids))
+        for i in [i for i, entry in enumerate(entries) if entry is None]:
+            labels: Labels = ((subject, registry.keys[i]),)
+            outcomes = tuple((*labels, ("outcome", o)) for o in c.OUTCOMES)
+            entries[i] = cache[registry.ids[i]] = (labels, outcomes)
+        made = cast(list[tuple[Labels, tuple[Labels, ...]]], entries)
+        self._labels = [labels for labels, _ in made]
+        self._outcome_labels = list(chain.from_iterable(rows for _, rows in made))
+        flags = list(map(self._supervisors.get, registry.ids))
+        for i in [i for i, flag in enumerate(flags) if flag is None]:
+            flags[i] = self._is_supervisor(registry.cells[i])
+        self._supervisor_at = [i for i, flag in enumerate(flags) if flag]
+        self._undecided_at = [i for i, flag in enumerate(flags) if flag is None]
 
     def _server(self, url: str) -> str:
         label = self._servers.get(url)
@@ -281,210 +240,265 @@ class SystemCollector:
                 self._servers[url] = label
         return label
 
-    def _is_supervisor(self, info: ActorInfo) -> bool:
-        key = id(info.stats)
+    def _is_supervisor(self, cell: ActorCell) -> bool | None:
+        """Whether ``cell`` runs a supervisor (``None``: not known, it has no instance yet)."""
+        key = id(cell.stats)
         known = self._supervisors.get(key)
         if known is not None:
             return known
-        cell = self.system.cell(info.name)
-        instance = cell.instance if cell is not None and cell.stats is info.stats else None
+        instance = cell.instance
         if instance is None:
-            return info.stats.escalations > 0
+            return None
         result = isinstance(instance, Supervisor)
         self._supervisors[key] = result
         return result
 
-    def _collect(self) -> list[Family]:
-        infos = self._snapshot()
-        guards = self._guards
-        totals: dict[str, _Totals] = {}
-        letta: dict[tuple[str, str], _LettaTotals] = {}
-        breakers: dict[tuple[str, str], dict[str, int]] = {}
-        states: dict[tuple[str, str], int] = {}
-        by_group = self.mode == "group"
-        for info in infos:
-            stats = info.stats
-            if by_group:
-                key = self._group(info)
-                t = totals.get(key)
-                if t is None:
-                    t = totals[key] = _Totals()
-                t.add(stats)
-                states[key, info.state.value] = states.get((key, info.state.value), 0) + 1
-            else:
-                key = info.name
-                t = totals[key] = _Totals.of(stats)
-                states["", info.state.value] = states.get(("", info.state.value), 0) + 1
-            t.depth += info.mailbox_depth
-            t.capacity += info.mailbox_capacity
-            if not t.supervisor:
-                t.supervisor = self._is_supervisor(info)
-            ls = stats.letta
-            if ls is not None:
-                lkey = (key, self._server(ls.server))
-                lt = letta.get(lkey)
-                if lt is None:
-                    lt = letta[lkey] = _LettaTotals()
-                lt.add(ls, guards)
-                b = breakers.setdefault(lkey, dict.fromkeys(c.BREAKER_STATES, 0))
-                state = guards.breaker(str(ls.breaker_state))
-                b[state] = b.get(state, 0) + 1
-        if by_group:
-            for key, t in self._retired.items():
-                dest = totals.get(key)
-                if dest is None:
-                    dest = totals[key] = _Totals()
-                dest.add_totals(t)
-            for lkey, lt in self._retired_letta.items():
-                ldest = letta.get(lkey)
-                if ldest is None:
-                    ldest = letta[lkey] = _LettaTotals()
-                    breakers[lkey] = dict.fromkeys(c.BREAKER_STATES, 0)
-                ldest.add_totals(lt)
-        else:
-            live_ids = {id(info.stats) for info in infos}
-            for sid in [sid for sid in self._supervisors if sid not in live_ids]:
-                del self._supervisors[sid]
-            if len(infos) > 10 * self.max_label_values and not self._warned:
-                self._warned = True
-                log.warning(
-                    "%d actors labelled per actor: consider SystemMetrics(labels='group')",
-                    len(infos),
-                )
-        return list(self._families(totals, letta, breakers, states))
-
-    def _group(self, info: ActorInfo) -> str:
-        key = id(info.stats)
+    def _group(self, stats: ActorStats, info: Callable[[], ActorInfo]) -> str:
+        """The group of the actor with these counters (``group_of(info())`` at first sight)."""
+        key = id(stats)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = self._guards.group(str(self.group_of(info)))
+            group = self._groups[key] = self._guards.group(str(self.group_of(info())))
         return group
 
     def _on_retired(self, info: ActorInfo) -> None:
         """Fold the final counters of an actor that stopped for good into its group."""
         with self._lock:
-            group = self._group(info)
+            group = self._group(info.stats, lambda: info)
             del self._groups[id(info.stats)]
             self._supervisors.pop(id(info.stats), None)
             dest = self._retired.get(group)
             if dest is None:
-                dest = self._retired[group] = _Totals()
+                dest = self._retired[group] = Totals()
             dest.add(info.stats)
             letta = info.stats.letta
             if letta is not None:
                 lkey = (group, self._server(letta.server))
                 ldest = self._retired_letta.get(lkey)
                 if ldest is None:
-                    ldest = self._retired_letta[lkey] = _LettaTotals()
-                ldest.add(letta, self._guards)
+                    ldest = self._retired_letta[lkey] = LettaTotals()
+                ldest.add(letta, self._guards.status, self._guards.tool)
+
+    def _collect(self) -> list[Family]:
+        registry = self._update()
+        letta, breakers = self._letta(registry)
+        if not registry.grouped:
+            series = self._by_actor(registry)
+            if len(registry.keys) > 10 * self.max_label_values and not self._warned:
+                self._warned = True
+                log.warning(
+                    "%d actors labelled per actor: consider SystemMetrics(labels='group')",
+                    len(registry.keys),
+                )
+        else:
+            series = self._by_group(registry.members)
+            for lkey, lt in self._retired_letta.items():
+                ldest = letta.get(lkey)
+                if ldest is None:
+                    ldest = letta[lkey] = LettaTotals()
+                    breakers[lkey] = dict.fromkeys(c.BREAKER_STATES, 0)
+                ldest.add_totals(lt)
+        return list(self._families(series, letta, breakers))
+
+    def _letta(
+        self, registry: Registry
+    ) -> tuple[dict[tuple[str, str], LettaTotals], dict[tuple[str, str], dict[str, int]]]:
+        """Letta totals and breaker states per (label value, server) of the live actors."""
+        guards = self._guards
+        letta: dict[tuple[str, str], LettaTotals] = {}
+        breakers: dict[tuple[str, str], dict[str, int]] = {}
+        agents = list(map(_LETTA, registry.stats))
+        for key, ls in compress(zip(registry.keys, agents, strict=True), agents):
+            lkey = (key, self._server(ls.server))
+            lt = letta.get(lkey)
+            if lt is None:
+                lt = letta[lkey] = LettaTotals()
+            lt.add(ls, guards.status, guards.tool)
+            b = breakers.setdefault(lkey, dict.fromkeys(c.BREAKER_STATES, 0))
+            state = guards.breaker(str(ls.breaker_state))
+            b[state] = b.get(state, 0) + 1
+        return letta, breakers
+
+    def _by_actor(self, registry: Registry) -> _Series:
+        """One series per live actor, read straight from its counters."""
+        cells, stats, labels = registry.cells, registry.stats, self._labels
+        handling = list(map(_HANDLING, stats))
+        waiting = list(map(_WAITING, stats))
+        mailboxes = list(map(_MAILBOX, cells))
+        states = Counter(map(_STATE, cells))
+        at = self._supervisor_at
+        if self._undecided_at:
+            now = [i for i in self._undecided_at if supervises(cells[i], self._is_supervisor)]
+            at = sorted(at + now)
+        return _Series(
+            labels=labels,
+            outcome_labels=self._outcome_labels,
+            values={name: map(read, stats) for name, read in _PLAIN},
+            outcomes=chain.from_iterable(map(_OUTCOMES, stats)),
+            depth=map(len, mailboxes),
+            capacity=map(_CAPACITY, mailboxes),
+            handling=(chain.from_iterable(map(_COUNTS, handling)), map(_SUM, handling)),
+            waiting=(chain.from_iterable(map(_COUNTS, waiting)), map(_SUM, waiting)),
+            escalations=[(labels[i], stats[i].escalations) for i in at],
+            actors=[((("state", st.value),), states.get(st, 0)) for st in ActorState],
+        )
+
+    def _by_group(self, members: dict[str, Members]) -> _Series:
+        """One series per group: its live members summed, plus the actors that stopped."""
+        totals: dict[str, Totals] = {}
+        states: dict[tuple[str, ActorState], int] = {}
+        for key, m in members.items():
+            t = totals[key] = Totals.summed(m)
+            t.depth = sum(map(len, m.mailboxes.values()))
+            t.capacity = sum(map(_CAPACITY, m.mailboxes.values()))
+            t.supervisor = m.has_supervisor(self._is_supervisor)
+            for state, n in Counter(map(_STATE, m.cells.values())).items():
+                states[key, state] = n
+        for key, retired in self._retired.items():
+            dest = totals.get(key)
+            if dest is None:
+                dest = totals[key] = Totals()
+            dest.add_totals(retired)
+        subject = self.subject
+        labels: list[Labels] = [((subject, key),) for key in totals]
+        ts = list(totals.values())
+        return _Series(
+            labels=labels,
+            outcome_labels=[(*row, ("outcome", o)) for row in labels for o in c.OUTCOMES],
+            values={name: [getattr(t, name) for t in ts] for name, _ in _PLAIN},
+            outcomes=[n for t in ts for n in (t.ok, t.failed, t.cancelled, t.expired)],
+            depth=[t.depth for t in ts],
+            capacity=[t.capacity for t in ts],
+            handling=([n for t in ts for n in t.handling], [t.handling_sum for t in ts]),
+            waiting=([n for t in ts for n in t.waiting], [t.waiting_sum for t in ts]),
+            escalations=[
+                (row, t.escalations) for row, t in zip(labels, ts, strict=True) if t.supervisor
+            ],
+            actors=[
+                (((subject, key), ("state", st.value)), states.get((key, st), 0))
+                for key in totals
+                for st in ActorState
+            ],
+        )
 
     # -- building families ----------------------------------------------------------------
 
     def _families(
         self,
-        totals: dict[str, _Totals],
-        letta: dict[tuple[str, str], _LettaTotals],
+        series: _Series,
+        letta: dict[tuple[str, str], LettaTotals],
         breakers: dict[tuple[str, str], dict[str, int]],
-        states: dict[tuple[str, str], int],
     ) -> Iterator[Family]:
         subject = self.subject
-        labelled: list[tuple[Labels, _Totals]] = [
-            (((subject, key),), t) for key, t in totals.items()
-        ]
+        labels = series.labels
 
-        def simple(spec: c.MetricSpec, attr: str, only_supervisors: bool = False) -> Family:
+        def simple(spec: c.MetricSpec, values: Iterable[float]) -> Family:
             m = Family(spec)
-            m.rows = [
-                (labels, getattr(t, attr))
-                for labels, t in labelled
-                if t.supervisor or not only_supervisors
-            ]
+            m.labels, m.values = labels, list(values)
             return m
 
-        yield simple(c.RECEIVED, "received")
+        def histogram(spec: c.MetricSpec, columns: _Histograms) -> Family:
+            m = Family(spec, _LE)
+            m.labels, m.values, m.sums = labels, list(columns[0]), list(columns[1])
+            return m
+
+        yield simple(c.RECEIVED, series.values["received"])
         m = Family(c.PROCESSED)
-        rows = m.rows
-        for labels, t in labelled:
-            rows.append(((*labels, ("outcome", "ok")), t.ok))
-            rows.append(((*labels, ("outcome", "failed")), t.failed))
-            rows.append(((*labels, ("outcome", "cancelled")), t.cancelled))
-            rows.append(((*labels, ("outcome", "expired")), t.expired))
+        m.labels, m.values = series.outcome_labels, list(series.outcomes)
         yield m
-        yield simple(c.DROPPED, "dropped")
-        m = Family(c.HANDLING, _LE)
-        m.histograms = [(labels, t.handling, t.handling_sum) for labels, t in labelled]
-        yield m
-        m = Family(c.WAITING, _LE)
-        m.histograms = [(labels, t.waiting, t.waiting_sum) for labels, t in labelled]
-        yield m
-        yield simple(c.DEPTH, "depth")
-        yield simple(c.CAPACITY, "capacity")
+        yield simple(c.DROPPED, series.values["dropped"])
+        yield histogram(c.HANDLING, series.handling)
+        yield histogram(c.WAITING, series.waiting)
+        yield simple(c.DEPTH, series.depth)
+        yield simple(c.CAPACITY, series.capacity)
         m = Family(c.ACTORS)
-        if self.mode == "group":
-            m.rows = [
-                (((subject, key), ("state", state)), states.get((key, state), 0))
-                for key in totals
-                for state in _STATES
-            ]
-        else:
-            m.rows = [((("state", state),), states.get(("", state), 0)) for state in _STATES]
+        m.set_rows(series.actors)
         yield m
-        yield simple(c.RESTARTS, "restarts")
-        yield simple(c.ESCALATIONS, "escalations", only_supervisors=True)
-        yield simple(c.ASKS_TIMED_OUT, "asks_timed_out")
+        yield simple(c.RESTARTS, series.values["restarts"])
+        m = Family(c.ESCALATIONS)
+        m.set_rows(series.escalations)
+        yield m
+        yield simple(c.ASKS_TIMED_OUT, series.values["asks_timed_out"])
 
         m = Family(c.DEAD_LETTERS)
         dead = {str(reason): n for reason, n in dict(self.system.dead_letters.totals).items()}
-        m.rows = [
+        m.set_rows(
             ((("reason", reason),), dead.get(reason, 0))
             for reason in (*_REASONS, *sorted(set(dead) - set(_REASONS)))
-        ]
+        )
         yield m
         m = Family(c.PUBLISHES)
         published: dict[str, int] = {}
         for topic, n in dict(self.system.bus.topics.published).items():
             key = self._guards.topic(str(topic))
             published[key] = published.get(key, 0) + n
-        m.rows = [((("topic", topic),), n) for topic, n in published.items()]
+        m.set_rows(((("topic", topic),), n) for topic, n in published.items())
         yield m
 
-        llabelled: list[tuple[Labels, _LettaTotals]] = [
+        llabelled: list[tuple[Labels, LettaTotals]] = [
             (((subject, key), ("server", server)), lt) for (key, server), lt in letta.items()
         ]
         m = Family(c.LETTA_REQUESTS)
-        m.rows = [
+        m.set_rows(
             ((*labels, ("status", status)), n)
             for labels, lt in llabelled
             for status, n in lt.requests.items()
-        ]
+        )
         yield m
         m = Family(c.LETTA_DURATION, _LE)
-        m.histograms = [(labels, lt.duration, lt.duration_sum) for labels, lt in llabelled]
+        m.labels = [labels for labels, _ in llabelled]
+        m.values = [n for _, lt in llabelled for n in lt.duration]
+        m.sums = [lt.duration_sum for _, lt in llabelled]
         yield m
         m = Family(c.LETTA_TOKENS)
-        m.rows = [
+        m.set_rows(
             row
             for labels, lt in llabelled
             for row in (
                 ((*labels, ("kind", "prompt")), lt.prompt),
                 ((*labels, ("kind", "completion")), lt.completion),
             )
-        ]
+        )
         yield m
         m = Family(c.LETTA_STEPS)
-        m.rows = [(labels, lt.steps) for labels, lt in llabelled]
+        m.set_rows((labels, lt.steps) for labels, lt in llabelled)
         yield m
         m = Family(c.LETTA_TOOL_CALLS)
-        m.rows = [
+        m.set_rows(
             ((*labels, ("tool", tool)), n)
             for labels, lt in llabelled
             for tool, n in lt.tool_calls.items()
-        ]
+        )
         yield m
         m = Family(c.LETTA_BREAKER)
-        m.rows = [
+        m.set_rows(
             (((subject, key), ("server", server), ("state", state)), n)
             for (key, server), counts in breakers.items()
             for state, n in counts.items()
-        ]
+        )
         yield m
+
+
+#: (bucket counts, ``NB`` per series one after the other; one sum per series)
+_Histograms = tuple[Iterable[int], Iterable[float]]
+
+
+@dataclasses.dataclass(slots=True)
+class _Series:
+    """One scrape's per-actor (or per-group) values, each aligned with ``labels``."""
+
+    labels: list[Labels]
+    #: Four rows per series: outcome ok, failed, cancelled, expired (``outcomes`` likewise).
+    outcome_labels: list[Labels]
+    #: received, dropped, restarts, asks_timed_out
+    values: dict[str, Iterable[float]]
+    outcomes: Iterable[float]
+    depth: Iterable[float]
+    capacity: Iterable[float]
+    #: (bucket counts, sum) per series
+    handling: _Histograms
+    waiting: _Histograms
+    #: rows of supervisors only
+    escalations: list[tuple[Labels, float]]
+    #: rows of ``letta_actors_actors``
+    actors: list[tuple[Labels, float]]

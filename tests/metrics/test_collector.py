@@ -14,6 +14,7 @@ from letta_actors.metrics import CATALOG, OTHER, PREFIX, SystemMetrics, server_l
 from .helpers import (
     Hold,
     Other,
+    Samples,
     Worker,
     is_cumulative,
     parse,
@@ -384,3 +385,69 @@ def test_options_are_validated() -> None:
     metrics.close()
     metrics.close()
     assert list(registry.collect()) == []
+
+
+def _reference(system: ActorSystem, mode: str) -> dict[tuple[str, str], float]:
+    """A few series computed the plain way, one ActorInfo at a time (live actors only)."""
+    out: dict[tuple[str, str], float] = {}
+    for info in system.actors():
+        key = info.actor_class or "" if mode == "group" else info.name
+        for name, n in (
+            ("messages_received_total", info.stats.received),
+            ("message_handling_seconds_count", info.stats.handling.count),
+            ("mailbox_capacity", info.mailbox_capacity),
+        ):
+            out[name, key] = out.get((name, key), 0) + n
+        if info.stats.letta is not None:
+            name = "letta_tokens_total"
+            out[name, key] = out.get((name, key), 0) + info.stats.letta.prompt_tokens
+    return out
+
+
+def _exported(s: Samples, mode: str) -> dict[tuple[str, str], float]:
+    subject = "group" if mode == "group" else "actor"
+    names = ("messages_received_total", "message_handling_seconds_count", "mailbox_capacity")
+    out = {(name[len(P) :], dict(labels)[subject]): v for (name, labels), v in s.items()
+           if name[len(P) :] in names}  # fmt: skip
+    for (name, labels), v in s.items():
+        if name == P + "letta_tokens_total" and dict(labels)["kind"] == "prompt":
+            out["letta_tokens_total", dict(labels)[subject]] = v
+    return out
+
+
+@pytest.mark.parametrize("mode", ["actor", "group"])
+async def test_every_scrape_sees_the_changes_since_the_last(mode: str) -> None:
+    async with ActorSystem() as system:
+        metrics = SystemMetrics(system, labels="group" if mode == "group" else "actor")
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(5)]
+
+        def check() -> None:
+            exported = _exported(parse(metrics.scrape()), mode)
+            if mode == "actor":
+                assert exported == _reference(system, mode)
+            else:  # groups also keep the totals of actors that stopped for good
+                assert exported.keys() >= _reference(system, mode).keys()
+
+        check()
+        for ref in refs:
+            await ref.ask("hi", timeout=5)  # new counts, the same actors
+        check()
+        await (await system.spawn(Other, name="o")).ask("hi", timeout=5)  # a newcomer
+        check()
+        cell = system.cell("w1")
+        assert cell is not None
+        cell.stats.letta = LettaStats("http://letta:8283")  # counters attached later
+        cell.stats.letta.prompt_tokens = 7
+        check()
+        await system.stop("w2")  # gone...
+        check()
+        w2 = await system.spawn(Worker, name="w2")  # ...and the name back, with fresh counters
+        await w2.ask("again", timeout=5)
+        check()
+        s = parse(metrics.scrape())
+        if mode == "actor":
+            assert value(s, P + "messages_received_total", actor="w2") == 1
+        else:
+            assert value(s, P + "messages_received_total", group="Worker") == 6
+            assert value(s, P + "letta_tokens_total", group="Worker", server="http://letta:8283",
+                         kind="prompt") == 7  # fmt: skip

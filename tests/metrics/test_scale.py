@@ -1,19 +1,25 @@
-"""Scraping 1,000 actors: correct, and the time it takes is *measured* (printed, not asserted).
+"""Scraping many actors: correct, no work per actor when nothing changed, and the time it takes
+is *measured* (printed, not asserted; ``python -m benchmarks --only scale`` measures 10,000).
 
 Run with ``-s`` to see the figures (docs/metrics.md quotes them).
 """
 
 from __future__ import annotations
 
+import random
 import time
 
 import httpx
 import pytest
 
 from letta_actors import ActorSystem
+from letta_actors.actors._info import ActorInfo
 from letta_actors.metrics import SystemMetrics
+from letta_actors.metrics._buckets import NB, BucketSums
 
 from .helpers import Worker, parse, value
+
+P = "letta_actors_"
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +78,59 @@ async def test_scrape_of_1000_actors(anyio_backend: str) -> None:
         for key, figure in figures.items():
             shown = f"{figure * 1000:.1f} ms" if isinstance(figure, float) else f"{figure}"
             print(f"  {key:<22} {shown}")
+
+
+@pytest.mark.parametrize("labels", ["actor", "group"])
+async def test_a_scrape_makes_no_object_per_actor_when_no_actor_came_or_went(
+    anyio_backend: str, labels: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    of = ActorInfo.of
+
+    def counted(cell: object) -> ActorInfo:
+        info = of(cell)  # type: ignore[arg-type]
+        made.append(info.name)
+        return info
+
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(50)]
+        metrics = SystemMetrics(system, labels="group" if labels == "group" else "actor")
+        first = parse(metrics.scrape())
+        for ref in refs:
+            await ref.ask("hi", timeout=5)
+        monkeypatch.setattr(ActorInfo, "of", counted)
+        s = parse(metrics.scrape())  # new counts, the same actors: read in place
+        assert made == []
+        subject = {"group": "Worker"} if labels == "group" else {"actor": "w49"}
+        received = P + "messages_received_total"
+        assert value(s, received, **subject) == value(first, received, **subject) + (
+            50 if labels == "group" else 1
+        )
+        await system.spawn(Worker, name="late")
+        s = parse(metrics.scrape())
+        # only the newcomer is looked at (for its group), and it is exported
+        assert made == (["late"] if labels == "group" else [])
+        assert value(s, P + "actors", **({"group": "Worker"} if labels == "group" else {}),
+                     state="running") == (51 if labels == "group" else 52)  # fmt: skip
+
+
+def test_bucket_sums_follow_members_and_changes_exactly() -> None:
+    rng = random.Random(10)
+    sums = BucketSums()
+    live: dict[int, list[int]] = {}
+    next_id = 0
+    for _ in range(300):
+        action = rng.random()
+        if action < 0.2 or not live:  # a member comes
+            live[next_id] = [rng.randrange(3) for _ in range(NB)]
+            sums.add(next_id, live[next_id])
+            next_id += 1
+        elif action < 0.3:  # a member goes
+            sid = rng.choice(list(live))
+            sums.remove(sid)
+            del live[sid]
+        else:  # some members observe values (in place, as the runtime does)
+            for sid in rng.sample(list(live), k=rng.randint(1, len(live))):
+                live[sid][rng.randrange(NB)] += rng.randint(1, 300)
+        columns = zip(*live.values(), strict=True)
+        assert sums.read(live) == ([sum(column) for column in columns] if live else [0] * NB)

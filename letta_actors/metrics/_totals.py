@@ -1,0 +1,147 @@
+"""Counters of one label value (an actor, or a group of actors), as a scrape exports them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+from ..actors._stats import BUCKETS, ActorStats, LettaStats
+
+if TYPE_CHECKING:
+    from ._index import Members
+
+NB = len(BUCKETS) + 1
+
+#: (attribute of :class:`Totals`, attribute of :class:`ActorStats`) of the plain counters.
+COUNTERS: tuple[tuple[str, str], ...] = (
+    ("received", "received"),
+    ("ok", "processed"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+    ("expired", "expired"),
+    ("dropped", "dropped"),
+    ("asks_timed_out", "asks_timed_out"),
+    ("restarts", "restarts"),
+    ("escalations", "escalations"),
+)
+_READ = tuple((name, attrgetter(stat)) for name, stat in COUNTERS)
+_SUM = attrgetter("sum")
+
+
+class Totals:
+    """Counters of one label value: sums of the members' counters, histograms, mailboxes."""
+
+    __slots__ = (
+        "asks_timed_out",
+        "cancelled",
+        "capacity",
+        "depth",
+        "dropped",
+        "escalations",
+        "expired",
+        "failed",
+        "handling",
+        "handling_sum",
+        "ok",
+        "received",
+        "restarts",
+        "supervisor",
+        "waiting",
+        "waiting_sum",
+    )
+
+    def __init__(self) -> None:
+        self.received = self.ok = self.failed = self.cancelled = self.expired = 0
+        self.dropped = self.asks_timed_out = self.restarts = self.escalations = 0
+        self.depth = self.capacity = 0
+        self.handling = [0] * NB
+        self.waiting = [0] * NB
+        self.handling_sum = self.waiting_sum = 0.0
+        self.supervisor = False
+
+    @classmethod
+    def summed(cls, members: Members) -> Totals:
+        """The sums over ``members``' counters and histograms, read with C-level loops.
+
+        The same values as :meth:`add` of each member in turn (floats summed in the same order).
+        """
+        t = cls()
+        stats = members.stats.values()
+        for name, read in _READ:
+            setattr(t, name, sum(map(read, stats)))
+        t.handling = members.handling_buckets.read(members.handling_counts)
+        t.waiting = members.waiting_buckets.read(members.waiting_counts)
+        t.handling_sum = sum(map(_SUM, members.handling.values()), 0.0)
+        t.waiting_sum = sum(map(_SUM, members.waiting.values()), 0.0)
+        return t
+
+    def add(self, s: ActorStats, sign: int = 1) -> None:
+        self.received += sign * s.received
+        self.ok += sign * s.processed
+        self.failed += sign * s.failed
+        self.cancelled += sign * s.cancelled
+        self.expired += sign * s.expired
+        self.dropped += sign * s.dropped
+        self.asks_timed_out += sign * s.asks_timed_out
+        self.restarts += sign * s.restarts
+        self.escalations += sign * s.escalations
+        h, w = s.handling, s.waiting
+        self.handling = [a + sign * b for a, b in zip(self.handling, h.counts, strict=True)]
+        self.waiting = [a + sign * b for a, b in zip(self.waiting, w.counts, strict=True)]
+        self.handling_sum += sign * h.sum
+        self.waiting_sum += sign * w.sum
+
+    def add_totals(self, t: Totals, sign: int = 1) -> None:
+        for name in (*(name for name, _ in COUNTERS), "handling_sum", "waiting_sum"):
+            setattr(self, name, getattr(self, name) + sign * getattr(t, name))
+        self.handling = [a + sign * b for a, b in zip(self.handling, t.handling, strict=True)]
+        self.waiting = [a + sign * b for a, b in zip(self.waiting, t.waiting, strict=True)]
+        self.supervisor = self.supervisor or t.supervisor
+
+
+class LettaTotals:
+    """Letta counters of one (actor or group, server)."""
+
+    __slots__ = ("breaker", "completion", "duration", "duration_sum", "prompt", "requests",
+                 "steps", "tool_calls")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.requests: dict[str, int] = {}
+        self.tool_calls: dict[str, int] = {}
+        self.breaker: dict[str, int] = {}
+        self.duration = [0] * NB
+        self.duration_sum = 0.0
+        self.prompt = self.completion = self.steps = 0
+
+    def add(
+        self,
+        s: LettaStats,
+        status: Callable[[str], str],
+        tool: Callable[[str], str],
+        sign: int = 1,
+    ) -> None:
+        """Add ``s``; ``status`` and ``tool`` map raw label values to exported ones."""
+        for raw, n in dict(s.requests).items():
+            key = status(str(raw))
+            self.requests[key] = self.requests.get(key, 0) + sign * n
+        for raw, n in dict(s.tool_calls).items():
+            key = tool(str(raw))
+            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
+        self.duration = [a + sign * b for a, b in zip(self.duration, s.duration.counts,
+                                                      strict=True)]  # fmt: skip
+        self.duration_sum += sign * s.duration.sum
+        self.prompt += sign * s.prompt_tokens
+        self.completion += sign * s.completion_tokens
+        self.steps += sign * s.steps
+
+    def add_totals(self, t: LettaTotals, sign: int = 1) -> None:
+        for key, n in t.requests.items():
+            self.requests[key] = self.requests.get(key, 0) + sign * n
+        for key, n in t.tool_calls.items():
+            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
+        self.duration = [a + sign * b for a, b in zip(self.duration, t.duration, strict=True)]
+        self.duration_sum += sign * t.duration_sum
+        self.prompt += sign * t.prompt
+        self.completion += sign * t.completion
+        self.steps += sign * t.steps
