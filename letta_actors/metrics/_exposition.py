@@ -224,7 +224,7 @@ async def serve_http(
     ``path`` serves metrics (404 elsewhere). Connections are kept alive as Prometheus expects;
     ``limits`` bound request heads and idle connections. Cancelling stops it gracefully.
     """
-    app = make_path_app(make_asgi_app(registry, compress=compress), path)
+    app = make_path_app(make_asgi_app(registry, compress=compress, path=path), path)
     sock = listen(host, port)
     bound = sock.getsockname()[1]
     task_status.started(MetricsServer(host, bound, path))
