@@ -36,7 +36,7 @@ from ..metrics import SystemMetrics
 from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
 from ..patterns._record import summarize
 from ..patterns.monitoring import health_check
-from ..supervisors import Supervisor
+from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
 from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
 from .loader import ConfigError, ConfigIssue
@@ -217,8 +217,10 @@ class Team:
         for link in config.links:
             system.bus.link(link.source, link.target, both_ways=link.both_ways)
         for name, sup in config.supervisors.items():
-            supervisor: ActorFactory = functools.partial(
-                Supervisor, strategy=sup.strategy, intensity=sup.intensity, backoff=sup.backoff
+            # Its agents are spawned into it at run time: a DynamicSupervisor keeps their specs,
+            # so a restart by its parent (after it gave up) starts them again.
+            supervisor = DynamicSupervisor(
+                strategy=sup.strategy, intensity=sup.intensity, backoff=sup.backoff
             )
             await system.spawn(supervisor, name=name, supervisor=sup.parent)
         for name, agent in config.agents.items():

@@ -50,3 +50,12 @@ class Failing(Actor):
 
     async def receive(self, message: Any) -> Any:
         raise RuntimeError(f"cannot handle {message!r}")
+
+
+class Crashing(Actor):
+    """Crashes (is restarted by its supervisor) on ``"crash"``; echoes anything else."""
+
+    async def receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise RuntimeError("asked to crash")
+        return message
