@@ -41,9 +41,8 @@ async def test_agents_of_a_declared_supervisor_are_back_after_it_is_restarted() 
         with anyio.fail_after(10):
             while True:
                 try:
-                    answers = [
-                        await system.ref(name).ask(name, timeout=5) for name in ("worker", "sibling")
-                    ]
+                    names = ("worker", "sibling")
+                    answers = [await system.ref(name).ask(name, timeout=5) for name in names]
                     break
                 except ActorError:  # not back yet (stopped, or not registered again)
                     await anyio.sleep(0.01)
