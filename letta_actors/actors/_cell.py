@@ -212,15 +212,17 @@ class ActorCell:
                 waited = 0.0  # the wall clock stepped back
             waiting_counts[bisect_left(BUCKETS, waited)] += 1
             waiting.sum += waited
+            tracer = self.system.tracer
+            handle = receive if tracer is None else tracer.handler(self, envelope, receive)
             try:
                 if reply is not None and self.cancel_abandoned_asks:
                     with anyio.CancelScope() as reply.scope:
-                        result = await receive(envelope.payload)
+                        result = await handle(envelope.payload)
                     if reply.scope.cancelled_caught:
                         stats.cancelled += 1
                         continue
                 else:
-                    result = await receive(envelope.payload)
+                    result = await handle(envelope.payload)
             except Exception as exc:
                 handling.observe(clock() - started)
                 stats.failed += 1

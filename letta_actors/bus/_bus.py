@@ -108,6 +108,8 @@ class Bus:
         sender = self._sender(name, topic)
         envelope = Envelope(self._next_id(), name, message, time.time(),
                             sender.name if sender is not None else None, topic)  # fmt: skip
+        if (tracer := self._system.tracer) is not None:
+            envelope.trace = tracer.capture()
         if cell is None:
             self._require_running()
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
@@ -133,6 +135,8 @@ class Bus:
         else:
             envelope = Envelope(envelope_id, name, message, time.time(), sender.name, None,
                                 envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
+        if (tracer := self._system.tracer) is not None:
+            envelope.trace = tracer.capture()
         if cell is None:
             self._require_running()
             raise ActorNotFound(name)
