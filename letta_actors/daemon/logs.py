@@ -9,8 +9,10 @@ import sys
 import time
 from collections.abc import Iterable
 
+from ..tracing import TraceContextFilter
+
 #: Extra fields a record may carry (``log.info(..., extra={"actor": name})``).
-FIELDS = ("actor", "message_id", "correlation_id", "run_id", "workflow")
+FIELDS = ("actor", "message_id", "correlation_id", "run_id", "workflow", "trace_id", "span_id")
 MASK = "***"
 
 
@@ -70,6 +72,7 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> logg
     inner: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(Redacting(inner, secrets))
+    handler.addFilter(TraceContextFilter())  # trace_id / span_id while a span is current
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
