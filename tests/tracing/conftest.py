@@ -60,3 +60,11 @@ def span_id(span: ReadableSpan) -> int:
 def trace_id(span: ReadableSpan) -> int:
     assert span.context is not None
     return int(span.context.trace_id)
+
+
+# The local Letta stack (shared with tests/letta: a second start reuses the running stack) and
+# the daemon process fixture of tests/daemon.
+from ..daemon.conftest import start_daemon  # noqa: E402
+from ..letta.conftest import agent_token, letta_stack, scripted_llm  # noqa: E402
+
+__all__ = ["agent_token", "letta_stack", "scripted_llm", "start_daemon"]
