@@ -9,7 +9,7 @@ import importlib
 
 from benchmarks._core import SECTIONS, RunConfig, SectionResult, section
 
-SECTION_MODULES = ("tell", "ask", "spawn", "restart", "metrics", "letta_fanout")
+SECTION_MODULES = ("tell", "ask", "spawn", "restart", "metrics", "tracing", "letta_fanout")
 
 for _name in SECTION_MODULES:
     importlib.import_module(f"benchmarks.{_name}")
