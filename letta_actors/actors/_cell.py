@@ -193,6 +193,7 @@ class ActorCell:
         clock = time.time
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
+        system = self.system
         while not self._leaving:
             envelope = mailbox.get_nowait()
             if envelope is None:
@@ -212,7 +213,7 @@ class ActorCell:
                 waited = 0.0  # the wall clock stepped back
             waiting_counts[bisect_left(BUCKETS, waited)] += 1
             waiting.sum += waited
-            tracer = self.system.tracer
+            tracer = system.tracer
             handle = receive if tracer is None else tracer.handler(self, envelope, receive)
             try:
                 if reply is not None and self.cancel_abandoned_asks:
