@@ -62,7 +62,7 @@ def run_span(system: ActorSystem, record: RunRecord) -> Iterator[None]:
             yield
         finally:
             status = str(record.status)
-            span.outcome(status, record.error or status if status in _FAILED else None)
+            span.outcome(status, (record.error or status) if status in _FAILED else None)
             span.set("letta_actors.run.id", record.run_id)
             usage = record.total_usage
             span.set("letta_actors.run.prompt_tokens", usage.prompt_tokens)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import signal
 import uuid
 
-import httpx
 import pytest
+from letta_client import Letta
 
 from letta_actors.demo.content_team import ROLES, scripted_rules, team_toml
 from letta_actors.localstack import LocalStack, ScriptedLLMAdmin
@@ -65,6 +65,12 @@ def test_a_workflow_run_is_one_trace_across_agents(
     assert root.parent_id is None
     assert root.attributes["letta_actors.outcome"] == "completed"
     in_run = [s for s in spans if s.trace_id == root.trace_id]
+    # The chief's turn, as docs/tracing.md draws it: its own Letta requests and delegations.
+    (chief,) = [s for s in in_run if s.name == "handle chief"]
+    assert sorted(s.name for s in in_run if s.parent_id == chief.span_id) == sorted(
+        ["letta send message", "letta send tool returns", "letta send tool returns"]
+        + [f"delegate {role}" for role in ROLES]
+    )
     # Every agent the run touched is in its one trace, and only this run is.
     handled = {s.attributes["letta_actors.actor"] for s in in_run if s.name.startswith("handle ")}
     assert handled == {"chief", *ROLES}
@@ -90,6 +96,6 @@ def test_a_workflow_run_is_one_trace_across_agents(
 
 
 def _delete_agents(stack: LocalStack, tag: str) -> None:
-    with httpx.Client(base_url=stack.letta_base_url, timeout=30) as http:
-        for agent in http.get("/v1/agents/", params={"tags": tag}).json():
-            http.delete(f"/v1/agents/{agent['id']}")
+    client = Letta(base_url=stack.letta_base_url, max_retries=0)
+    for agent in client.agents.list(tags=[tag]):
+        client.agents.delete(agent.id)

@@ -1,6 +1,6 @@
 """A Letta request in a span (when the system has a tracer): agent, Letta run id, tokens,
-retries and breaker state, and a ``traceparent`` header on each attempt so the Letta server's
-own spans join the trace."""
+retries and breaker state, and the span's ``traceparent`` header on each attempt, so a server
+(or proxy) that reads it puts its own spans in the trace."""
 
 from __future__ import annotations
 
