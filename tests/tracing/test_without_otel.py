@@ -63,3 +63,14 @@ def test_everything_but_tracing_works_without_opentelemetry() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
     assert '"message": "handled hi"' in done.stderr and "trace_id" not in done.stderr
+
+
+def test_the_core_and_integrations_do_not_import_opentelemetry() -> None:
+    code = (
+        "import sys, letta_actors, letta_actors.actors.letta, letta_actors.patterns, "
+        "letta_actors.metrics; print(sorted(m for m in sys.modules if 'opentelemetry' in m))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
