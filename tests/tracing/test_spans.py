@@ -104,8 +104,12 @@ async def test_one_trace_across_actors_with_ask_and_tell(traced: Traced) -> None
 class Failing(Actor):
     restart_on_error = False
 
+    def __init__(self, hanging: anyio.Event) -> None:
+        self.hanging = hanging
+
     async def receive(self, message: Any) -> Any:
         if message == "hang":
+            self.hanging.set()
             await anyio.sleep_forever()
         raise Boom(f"bad {message}")
 
@@ -113,11 +117,13 @@ class Failing(Actor):
 async def test_outcomes_error_and_cancelled(traced: Traced) -> None:
     async with ActorSystem() as system:
         spans = traced(system)
-        ref = await system.spawn(Failing, name="failing")
+        hanging = anyio.Event()
+        ref = await system.spawn(lambda: Failing(hanging), name="failing")
         with pytest.raises(Boom):
             await ref.ask("x", timeout=10)
         await ref.tell("hang")
         with anyio.fail_after(10):
+            await hanging.wait()
             await ref.stop(timeout=0.01)  # the stop deadline cancels the handling
     error, cancelled = spans.named("handle failing")
     assert error.attributes is not None and cancelled.attributes is not None
