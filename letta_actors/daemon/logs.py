@@ -1,5 +1,6 @@
 """Structured logs: text or one JSON object per line, with the actor, message id, correlation
-id and run id of each record when known, and every configured secret masked."""
+id, run id, and trace and span ids of each record when known, and every configured secret
+masked."""
 
 from __future__ import annotations
 

@@ -81,8 +81,8 @@ def install_tracing(
     ``OTEL_RESOURCE_ATTRIBUTES``). ``endpoint`` (the full ``.../v1/traces`` URL) overrides
     the variables; ``service_name`` overrides ``OTEL_SERVICE_NAME`` (default
     ``letta-actors``). ``processor`` replaces the batch processor and exporter (e.g. an
-    in-memory exporter in tests); ``provider`` replaces the provider (the caller then owns it:
-    it is shut down on :meth:`SystemTracing.close` all the same).
+    in-memory exporter in tests); ``provider`` replaces the provider (it is shut down by
+    :meth:`SystemTracing.close` too).
 
     Raises ``RuntimeError`` if the system already has a tracer.
     """
