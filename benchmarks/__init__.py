@@ -9,7 +9,9 @@ import importlib
 
 from benchmarks._core import SECTIONS, RunConfig, SectionResult, section
 
-SECTION_MODULES = ("tell", "ask", "spawn", "restart", "metrics", "scale", "letta_fanout")
+SECTION_MODULES = (
+    "tell", "ask", "spawn", "restart", "metrics", "tracing", "scale", "letta_fanout",
+)  # fmt: skip
 
 for _name in SECTION_MODULES:
     importlib.import_module(f"benchmarks.{_name}")

@@ -22,6 +22,7 @@ from .actors._envelope import Envelope
 from .actors._info import ActorInfo
 from .actors._mailbox import MailboxConfig
 from .actors._ref import ActorRef
+from .actors._tracing import Tracer
 from .bus._bus import Bus
 from .bus._dead_letters import DeadLetters
 from .errors import ActorNotFound, NameTaken, SystemStopped
@@ -126,6 +127,8 @@ class ActorSystem:
         self.retire_listeners: list[Callable[[ActorInfo], None]] = []
         #: Makes the runtime's events; set to the running backend's own class on entry.
         self.event_factory: Callable[[], anyio.Event] = anyio.Event
+        #: The tracing hook (``letta_actors.tracing`` installs one); ``None``: no tracing.
+        self.tracer: Tracer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 

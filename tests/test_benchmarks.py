@@ -11,7 +11,14 @@ ROOT = Path(__file__).parents[1]
 
 def test_quick_run_reports_every_section_and_a_verdict_per_target() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "tell,ask,spawn,restart,scale"],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "tell,ask,spawn,restart,tracing,scale",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -19,6 +26,6 @@ def test_quick_run_reports_every_section_and_a_verdict_per_target() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for section in ("| tell |", "| ask |", "| spawn |", "| restart |", "| scale |"):
+    for section in ("| tell |", "| ask |", "| spawn |", "| restart |", "| tracing |", "| scale |"):
         assert section in done.stdout
     assert "| target | measured | verdict |" in done.stdout

@@ -209,6 +209,7 @@ class ActorCell:
         # the next message was already queued (nothing ran in between). None after a wait.
         finished: float | None = None
         queued = mailbox.queued
+        system = self.system
         while not self._leaving:
             if queued and not mailbox.interrupted:  # what Mailbox.get does without waiting
                 envelope = queued.popleft()
@@ -234,15 +235,17 @@ class ActorCell:
                 waited = 0.0  # the wall clock stepped back
             waiting_counts[bisect_left(buckets, waited)] += 1
             waiting.sum += waited
+            tracer = system.tracer
+            handle = receive if tracer is None else tracer.handler(self, envelope, receive)
             try:
                 if reply is not None and self.cancel_abandoned_asks:
                     with anyio.CancelScope() as reply.scope:
-                        result = await receive(envelope.payload)
+                        result = await handle(envelope.payload)
                     if reply.scope.cancelled_caught:
                         stats.cancelled += 1
                         continue
                 else:
-                    result = await receive(envelope.payload)
+                    result = await handle(envelope.payload)
             except Exception as exc:
                 handling.observe(clock() - started)
                 stats.failed += 1

@@ -31,6 +31,8 @@ class Envelope:
     - ``sent_at``: wall-clock time (``time.time()``) at which it was sent.
     - ``attempt``: delivery attempt, 1 for the first; a supervisor may redeliver a told message
       whose handling crashed the actor (``max_attempts``).
+    - ``trace``: the sender's trace context (W3C headers), set only when a tracer is installed
+      on the system (see ``letta_actors.tracing``); ``None`` otherwise.
     """
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(arbitrary_types_allowed=True)
@@ -48,6 +50,7 @@ class Envelope:
     reply_to: Annotated[ReplySlot | None, Field(exclude=True)] = dataclasses.field(
         default=None, repr=False
     )
+    trace: dict[str, str] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def is_ask(self) -> bool:

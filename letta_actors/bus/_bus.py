@@ -131,6 +131,8 @@ class Bus:
         envelope = Envelope(self._next_id() if message_id is None else message_id, name, message,
                             time.time(),
                             sender.name if sender is not None else None, topic)  # fmt: skip
+        if (tracer := self._system.tracer) is not None:
+            envelope.trace = tracer.capture()
         if cell is None:
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
         else:
@@ -191,6 +193,8 @@ class Bus:
         else:
             envelope = Envelope(envelope_id, name, message, time.time(), sender.name, None,
                                 envelope_id, self._chain(sender, name), 1, reply)  # fmt: skip
+        if (tracer := self._system.tracer) is not None:
+            envelope.trace = tracer.capture()
         if cell is None:
             raise ActorNotFound(name)
         try:

@@ -17,6 +17,8 @@ from ..actors._mailbox import MailboxConfig
 from ..actors.letta import AgentOptions
 from ..supervisors import Backoff, Intensity
 from ..supervisors._spec import RestartType, Strategy
+from ..tracing import INSTALL_HINT
+from ..tracing import available as tracing_available
 from .workflows import Workflow
 
 #: Actor, supervisor and workflow names: what a URL path segment and a log field can hold.
@@ -59,9 +61,13 @@ class LettaSection(_Section):
     @field_validator("base_url")
     @classmethod
     def _http(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
-        return url.rstrip("/")
+        return _http_url(url).rstrip("/")
+
+
+def _http_url(url: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
 
 
 class _AgentBase(_Section):
@@ -195,6 +201,29 @@ class LoggingSection(_Section):
     format: Literal["text", "json"] = "text"
 
 
+class TracingSection(_Section):
+    """``[tracing]``: OpenTelemetry traces, exported over OTLP (HTTP/protobuf); needs the
+    ``otel`` extra. ``endpoint``: the full URL (``http://collector:4318/v1/traces``); without
+    it the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    apply (default ``http://localhost:4318/v1/traces``). ``service_name``: default
+    ``OTEL_SERVICE_NAME``, else the team's name. See ``docs/tracing.md``."""
+
+    enabled: bool = False
+    endpoint: str | None = None
+    service_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, url: str | None) -> str | None:
+        return None if url is None else _http_url(url)
+
+    @model_validator(mode="after")
+    def _installed(self) -> TracingSection:
+        if self.enabled and not tracing_available():
+            raise ValueError(INSTALL_HINT)
+        return self
+
+
 class TeamConfig(_Section):
     """A whole team file. Agents, supervisors and workflows are tables keyed by name, in the
     file's order (agents start in that order and stop in reverse)."""
@@ -210,6 +239,7 @@ class TeamConfig(_Section):
     api: ApiSection = ApiSection()
     metrics: MetricsSection = MetricsSection()
     logging: LoggingSection = LoggingSection()
+    tracing: TracingSection = TracingSection()
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """Structured logs: text or one JSON object per line, with the actor, message id, correlation
-id and run id of each record when known, and every configured secret masked."""
+id, run id, and trace and span ids of each record when known, and every configured secret
+masked."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import sys
 import time
 from collections.abc import Iterable
 
+from ..tracing import TraceContextFilter
+
 #: Extra fields a record may carry (``log.info(..., extra={"actor": name})``).
-FIELDS = ("actor", "message_id", "correlation_id", "run_id", "workflow")
+FIELDS = ("actor", "message_id", "correlation_id", "run_id", "workflow", "trace_id", "span_id")
 MASK = "***"
 
 
@@ -89,6 +92,7 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> logg
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(TraceContextFilter())  # trace_id / span_id while a span is current
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

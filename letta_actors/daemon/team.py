@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
@@ -38,9 +38,12 @@ from ..patterns._record import summarize
 from ..patterns.monitoring import health_check
 from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
-from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig, TracingSection
 from .loader import ConfigError, ConfigIssue
 from .runs import RunEntry, RunStore
+
+if TYPE_CHECKING:
+    from ..tracing import SystemTracing
 
 log = logging.getLogger("letta_actors.daemon")
 
@@ -128,6 +131,17 @@ def letta_spec(team: str, name: str, agent: LettaAgentConfig, config: TeamConfig
     )
 
 
+def trace_team(
+    system: ActorSystem, section: TracingSection, env: Mapping[str, str]
+) -> SystemTracing:
+    """Install tracing on the team's system as ``[tracing]`` says (the service name defaults to
+    ``OTEL_SERVICE_NAME``, else the team's name)."""
+    from ..tracing import install_tracing  # the otel extra: checked when the file was loaded
+
+    name = section.service_name or env.get("OTEL_SERVICE_NAME") or system.name
+    return install_tracing(system, endpoint=section.endpoint, service_name=name)
+
+
 class Team:
     """A running team (see the module docstring). ``env`` supplies the secrets' variables."""
 
@@ -187,17 +201,18 @@ class Team:
                     )
                 )
             root = config.supervision
-            self._system = await stack.enter_async_context(
-                ActorSystem(
-                    name=config.team.name,
-                    enforce_links=config.team.enforce_links,
-                    ask_timeout=config.team.ask_timeout,
-                    shutdown_timeout=config.team.shutdown_timeout,
-                    strategy=root.strategy,
-                    intensity=root.intensity,
-                    backoff=root.backoff,
-                )
+            system = ActorSystem(
+                name=config.team.name,
+                enforce_links=config.team.enforce_links,
+                ask_timeout=config.team.ask_timeout,
+                shutdown_timeout=config.team.shutdown_timeout,
+                strategy=root.strategy,
+                intensity=root.intensity,
+                backoff=root.backoff,
             )
+            if config.tracing.enabled:  # closed after the system stopped: its spans export
+                stack.enter_context(trace_team(system, config.tracing, self.env))
+            self._system = await stack.enter_async_context(system)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.push_async_callback(self.cancel_runs)  # runs first, then the task group
             await self._populate(factories)

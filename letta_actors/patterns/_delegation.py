@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..actors.letta import ClientTool, LettaAgent, ToolContext, ToolError
 from ._outputs import output_text
 from ._record import EventKind, Usage
+from ._tracing import step
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -364,7 +365,9 @@ async def _one(agent: LettaAgent, ledger: DelegationLedger, delegation: Delegati
     started = time.monotonic()
     outcome: tuple[DelegationStatus, Any]
     try:
-        reply = await agent.ask(target, delegation.task, timeout=timeout or math.inf)
+        with step(agent.system, ledger.run.record if ledger.run else None, "delegate", source,
+                  target):  # fmt: skip
+            reply = await agent.ask(target, delegation.task, timeout=timeout or math.inf)
     except TimeoutError as exc:
         outcome = "timeout", str(exc) or f"no answer within {timeout} s"
     except Exception as exc:

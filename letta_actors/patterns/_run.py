@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from . import _tracing
 from ._record import EventKind, RunEvent, RunRecord, RunStatus, Usage, summarize
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Run:
             usage=usage,
         )
         self.record.events.append(event)
+        _tracing.event(self.system, self.record, event)
         return event
 
     def charge(self, agent: str, usage: Usage) -> None:
@@ -101,7 +103,8 @@ class Run:
         self.event("request", source, name, message)
         started = time.monotonic()
         try:
-            reply = await self.system.bus.ask(name, message, timeout=timeout)
+            with _tracing.step(self.system, self.record, None, source, name):
+                reply = await self.system.bus.ask(name, message, timeout=timeout)
         except TimeoutError as exc:
             self.event("timeout", name, source, exc, latency=time.monotonic() - started)
             raise
@@ -129,8 +132,18 @@ async def running(
     """Run the block under the run's deadline and control; always fill in the record's end.
 
     A deadline or an outside cancellation ends the block early without an exception: the
-    record's status says ``timed_out`` / ``cancelled`` (the pattern keeps what it had).
+    record's status says ``timed_out`` / ``cancelled`` (the pattern keeps what it had). With
+    a tracer on the system, the run is a span (see ``letta_actors.patterns._tracing``).
     """
+    with _tracing.run_span(system, record):
+        async with _running(system, record, timeout=timeout, control=control) as run:
+            yield run
+
+
+@asynccontextmanager
+async def _running(
+    system: ActorSystem, record: RunRecord, *, timeout: float | None, control: RunControl | None
+) -> AsyncIterator[Run]:
     if timeout is not None and not timeout > 0:
         raise ValueError(f"run timeout must be > 0 seconds, got {timeout!r}")
     record.run_id = record.run_id or uuid.uuid4().hex[:12]

@@ -269,6 +269,9 @@ class Supervisor(Actor):
             failed.consecutive = 0
         delay = self.backoff.delay(failed.consecutive, self._rng)
         failed.consecutive += 1
+        if (tracer := self.system.tracer) is not None:
+            tracer.restart(self.name, failed.name, names, strategy=self.strategy, delay=delay,
+                           error=failed.cell.stats.last_error)  # fmt: skip
         log.warning(
             "supervisor %r restarting %s in %.3g s (%s)",
             self.name, ", ".join(repr(n) for n in names), delay, self.strategy,

@@ -22,6 +22,7 @@ from ._connection import RESEND, LettaConnection, PendingApprovalConflict, _Rese
 from ._errors import LettaAgentNotFound, LettaOutcomeUnknown, LettaRequestFailed, ToolLoopExceeded
 from ._reply import AgentReply, ReplyBuilder, parse_arguments, tool_calls_of
 from ._tools import ClientTool, ToolContext, ToolError, ToolFactory, bus_tools, tool_from_function
+from ._traced import traced_request
 
 log = logging.getLogger("letta_actors.letta")
 
@@ -168,6 +169,9 @@ class LettaAgent(Actor):
         fail_fast: bool = True,
         recover: Callable[[], Awaitable[Any]] | None = None,
     ) -> Any:
+        if (tracer := self.system.tracer) is not None:
+            return await traced_request(tracer, self, op, what, fail_fast=fail_fast,
+                                        recover=recover)  # fmt: skip
         return await self.connection.request(
             op,
             stats=self.letta_stats,
