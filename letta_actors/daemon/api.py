@@ -191,15 +191,19 @@ def _errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 _ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorBody"}
-#: One server-sent event (OpenAPI 3.1: the schema of a ``text/event-stream`` is per event).
-_EVENT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "event": {"type": "string", "enum": ["progress", "record"]},
-        "data": {"type": "string", "contentMediaType": "application/json"},
-    },
-    "required": ["event", "data"],
-}
+
+
+def _event_schema(*events: str) -> dict[str, Any]:
+    """The schema of one server-sent event named one of ``events``, with JSON data (OpenAPI
+    3.1: the schema of a ``text/event-stream`` answer is per event)."""
+    return {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string", "enum": list(events)},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+        },
+        "required": ["event", "data"],
+    }
 
 
 def _document(schema: dict[str, Any], token: bool, config: TeamConfig) -> dict[str, Any]:
@@ -239,10 +243,19 @@ def _document(schema: dict[str, Any], token: bool, config: TeamConfig) -> dict[s
                 responses.setdefault(status, {"description": description, **error})
             if "422" in responses:
                 responses["422"] = {"description": "Invalid request", **error}
+            if "{run_id}" in path:
+                responses.setdefault("404", {"description": "Unknown run", **error})
             if path.endswith("/events"):
                 responses["200"] = {
                     "description": "Server-sent events: progress, then the record",
-                    "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
+                    "content": {
+                        "text/event-stream": {"schema": _event_schema("progress", "record")}
+                    },
+                }
+            elif path.endswith("/live"):  # the console's run stream
+                responses["200"] = {
+                    "description": "Server-sent events: the run as it grows, until it ends",
+                    "content": {"text/event-stream": {"schema": _event_schema("run", "tick")}},
                 }
     return schema
 
