@@ -45,7 +45,7 @@ def test_static_page_is_open_and_data_needs_the_token(
     page.get_by_label("Token").fill("not-the-token")
     page.get_by_role("button", name="Open the console").click()
     expect(page.locator("#login-error")).to_have_text(
-        "The token was refused (HTTP 401): a valid bearer token is required"
+        "The token was refused (HTTP 401): one valid bearer token is required"
     )
     expect(page.locator("#app")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0  # a refused token is not kept
