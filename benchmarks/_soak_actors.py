@@ -1,0 +1,57 @@
+"""The Python agents of the soak team (``benchmarks/soak.py`` declares them in its team file).
+
+- :class:`Worker` answers ``{"n": ..}`` with ``{"n": .., "ok": true}`` and crashes (raises, so
+  its supervisor restarts it) when the message says ``"crash": true``.
+- :class:`Probe` reports, from inside the daemon, what the soak cannot see from ``/proc``:
+  ``"tasks"`` gives the live asyncio tasks and the dead-letter log's length; ``"census"`` also
+  gives the number of objects the garbage collector tracks and the most common types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections import Counter
+from typing import Any
+
+from letta_actors import Actor
+
+
+class SoakCrash(RuntimeError):
+    """The crash a soak ask asked for."""
+
+
+class Worker(Actor):
+    """Answers with the message's ``n``; raises :class:`SoakCrash` when asked to crash."""
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, dict) and message.get("crash"):
+            raise SoakCrash(f"asked to crash ({message.get('n')})")
+        return {"n": message.get("n") if isinstance(message, dict) else None, "ok": True}
+
+
+def census(top: int = 25) -> dict[str, Any]:
+    """Objects the garbage collector tracks, in all and for the ``top`` most common types."""
+    gc.collect()
+    objects = gc.get_objects()
+    types = Counter(type(o).__qualname__ for o in objects)
+    return {"objects": len(objects), "types": dict(types.most_common(top))}
+
+
+class Probe(Actor):
+    """Reports the daemon's tasks and threads (and, for ``"census"``, its objects)."""
+
+    async def receive(self, message: Any) -> Any:
+        try:
+            tasks: int | None = len(asyncio.all_tasks())
+        except RuntimeError:  # not on asyncio
+            tasks = None
+        report: dict[str, Any] = {
+            "tasks": tasks,
+            "threads": threading.active_count(),
+            "dead_letters_kept": len(list(self.system.dead_letters)),
+        }
+        if message == "census":
+            report.update(census())
+        return report
