@@ -4,7 +4,9 @@
   its supervisor restarts it) when the message says ``"crash": true``.
 - :class:`Probe` reports, from inside the daemon, what the soak cannot see from ``/proc``:
   ``"tasks"`` gives the live asyncio tasks and the dead-letter log's length; ``"census"`` also
-  gives the number of objects the garbage collector tracks and the most common types.
+  gives the number of objects the garbage collector tracks and the most common types, and
+  when tracemalloc traces (``PYTHONTRACEMALLOC=1``) the source lines whose allocations grew
+  most since the first census.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import tracemalloc
 from collections import Counter
 from typing import Any
 
@@ -39,8 +42,17 @@ def census(top: int = 25) -> dict[str, Any]:
     return {"objects": len(objects), "types": dict(types.most_common(top))}
 
 
+def grown(first: tracemalloc.Snapshot, top: int = 15) -> list[str]:
+    """The ``top`` source lines whose live allocations grew most since ``first``."""
+    stats = tracemalloc.take_snapshot().compare_to(first, "lineno")
+    return [str(s) for s in sorted(stats, key=lambda s: -s.size_diff)[:top]]
+
+
 class Probe(Actor):
     """Reports the daemon's tasks and threads (and, for ``"census"``, its objects)."""
+
+    def __init__(self) -> None:
+        self.first: tracemalloc.Snapshot | None = None
 
     async def receive(self, message: Any) -> Any:
         try:
@@ -54,4 +66,8 @@ class Probe(Actor):
         }
         if message == "census":
             report.update(census())
+            if tracemalloc.is_tracing():
+                if self.first is None:
+                    self.first = tracemalloc.take_snapshot()
+                report["grown"] = grown(self.first)
         return report

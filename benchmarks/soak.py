@@ -7,7 +7,7 @@ the ``letta-actors`` CLI, in its own process), and drives it over HTTP from this
   one in ``--crash-every`` (2 %) asking the worker to crash (502 and a supervisor restart);
 - a two-stage pipeline workflow every ``--workflow-every`` s (the team keeps ``--runs-kept``
   finished runs, so the run store is full after a minute or so);
-- a scrape of ``/metrics`` every second by a separate process (:mod:`benchmarks._scraper`).
+- a scrape of ``/metrics`` every ``--scrape-every`` s, as Prometheus asks (OpenMetrics, gzip).
 
 Every ``--sample-every`` s it samples the daemon's RSS, open file descriptors and threads from
 ``/proc``, and its asyncio tasks through a probe agent in the team. At the end it lets the
@@ -19,7 +19,8 @@ Reported: the least-squares slopes (per minute) of RSS, fds, tasks and threads a
 and after every store is full (the run store at ``runs_kept``, the dead-letter log at its
 capacity), the log volume per day at the load, scrape latencies, and the accounting. Results
 go to ``--out`` (``soak.json`` with every sample, ``soak.md`` the summary, ``daemon.log`` the
-daemon's logs). Exit code 1 when something is unaccounted.
+daemon's logs, ``samples.jsonl`` the samples as they are taken). Exit code 1 when something
+is unaccounted.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks._core import percentile
+from benchmarks._scraper import ACCEPT
 from benchmarks.report import machine_facts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,8 @@ class SoakConfig:
     census_every: float = 300.0
     warmup: float | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
+    tracemalloc: bool = False
     out: Path = Path("/tmp/letta-actors-soak")
 
     @property
@@ -161,14 +165,17 @@ def daemon(cfg: SoakConfig) -> Iterator[Daemon]:
     cfg.out.mkdir(parents=True, exist_ok=True)
     team, ready = cfg.out / "team.toml", cfg.out / "ready.json"
     team.write_text(team_toml(cfg))
+    (cfg.out / "samples.jsonl").unlink(missing_ok=True)
     ready.unlink(missing_ok=True)
     log, stdout = cfg.out / "daemon.log", cfg.out / "daemon.out"
     argv = [sys.executable, "-m", "letta_actors.daemon", "run", str(team)]
     argv += ["--ready-file", str(ready), "--log-level", cfg.log_level]
+    argv += ["--log-format", cfg.log_format]
+    env = {**os.environ, **({"PYTHONTRACEMALLOC": "1"} if cfg.tracemalloc else {})}
     with log.open("wb") as err, stdout.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err)
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine, tracemalloc: slow imports
         while not ready.exists():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the daemon did not start:\n{log.read_text()[-3000:]}")
@@ -196,6 +203,9 @@ class Tally:
     probe_asks: int = 0
     runs_started: int = 0
     runs_refused: Counter[str] = field(default_factory=Counter)
+    scrape_ms: list[float] = field(default_factory=list)
+    scrape_errors: Counter[str] = field(default_factory=Counter)
+    sample_errors: Counter[str] = field(default_factory=Counter)
 
     def total(self, c: Counter[str]) -> int:
         return sum(c.values())
@@ -219,26 +229,17 @@ class Soak:
         cfg = self.cfg
         limits = httpx.Limits(max_connections=cfg.concurrency + 4)
         async with httpx.AsyncClient(base_url=self.d.url, timeout=60, limits=limits) as http:
-            scraper = subprocess.Popen(  # noqa: ASYNC220 (started once, before the load)
-                [sys.executable, "-m", "benchmarks._scraper", f"{self.d.url}/metrics",
-                 str(cfg.scrape_every)],
-                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            )  # fmt: skip
-            assert scraper.stdout is not None and scraper.stdin is not None
-            await anyio.to_thread.run_sync(scraper.stdout.readline)  # "ready"
             self.start = time.monotonic()
             self.end = self.start + cfg.seconds
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._asks, http)
                 tg.start_soon(self._workflows, http)
+                tg.start_soon(self._scrapes, http)
                 tg.start_soon(self._sampler, http)
-            scraper.stdin.close()
-            scraped = json.loads(await anyio.to_thread.run_sync(scraper.stdout.read))
-            scraper.wait()
             runs = await self._settle_runs(http)
             await self._sample(http, census=True)
             metrics = (await http.get("/metrics")).text
-        return {"scrapes": scraped, "runs": runs, "metrics": metrics}
+        return {"runs": runs, "metrics": metrics}
 
     async def _asks(self, http: httpx.AsyncClient) -> None:
         cfg, tally = self.cfg, self.tally
@@ -281,10 +282,33 @@ class Soak:
         finally:
             limiter.release()
 
+    async def _scrapes(self, http: httpx.AsyncClient) -> None:
+        """Scrape ``/metrics`` as Prometheus does (OpenMetrics, gzip) every ``scrape_every``."""
+        headers = {"Accept": ACCEPT, "Accept-Encoding": "gzip"}
+        due = time.monotonic()
+        while (now := time.monotonic()) < self.end:
+            if due > now:
+                await anyio.sleep(due - now)  # pacing the scrapes
+            due = max(due + self.cfg.scrape_every, time.monotonic())
+            started = time.monotonic()
+            try:
+                response = await http.get("/metrics", headers=headers, timeout=30)
+            except httpx.HTTPError as exc:
+                self.tally.scrape_errors[type(exc).__name__] += 1
+                continue
+            if response.status_code == 200:
+                self.tally.scrape_ms.append((time.monotonic() - started) * 1000)
+            else:
+                self.tally.scrape_errors[str(response.status_code)] += 1
+
     async def _workflows(self, http: httpx.AsyncClient) -> None:
         while time.monotonic() < self.end:
             number = self.tally.runs_started + sum(self.tally.runs_refused.values())
-            response = await http.post("/v1/workflows/relay/runs", json={"input": {"n": number}})
+            try:
+                response = await http.post("/v1/workflows/relay/runs", json={"input": number})
+            except httpx.HTTPError as exc:
+                self.tally.runs_refused[type(exc).__name__] += 1
+                continue
             if response.status_code == 202:
                 self.tally.runs_started += 1
             else:
@@ -301,12 +325,18 @@ class Soak:
             await anyio.sleep(self.cfg.sample_every)  # pacing the samples
 
     async def _sample(self, http: httpx.AsyncClient, *, census: bool) -> None:
-        probe = await http.post(
-            f"/v1/agents/{PROBE}/ask", json={"message": "census" if census else "tasks"}
-        )
+        inside: dict[str, Any] = {}
+        runs: list[Any] | None = None
         self.tally.probe_asks += 1
-        inside = probe.json()["reply"] if probe.status_code == 200 else {}
-        runs = (await http.get("/v1/runs")).json()
+        try:
+            probe = await http.post(
+                f"/v1/agents/{PROBE}/ask", json={"message": "census" if census else "tasks"}
+            )
+            if probe.status_code == 200:
+                inside = probe.json()["reply"]
+            runs = (await http.get("/v1/runs")).json()
+        except httpx.HTTPError as exc:  # a sample missed must not sink the soak
+            self.tally.sample_errors[type(exc).__name__] += 1
         sample = {
             "t": round(self.now(), 3),
             "rss_kb": self.d.rss_kb(),
@@ -314,14 +344,16 @@ class Soak:
             "threads": self.d.threads(),
             "tasks": inside.get("tasks"),
             "dead_letters_kept": inside.get("dead_letters_kept"),
-            "runs_kept": len(runs),
+            "runs_kept": len(runs) if runs is not None else None,
             "asks_sent": self.tally.total(self.tally.sent),
             "log_bytes": self.d.log.stat().st_size,
         }
         self.samples.append(sample)
+        with (self.cfg.out / "samples.jsonl").open("a") as out:  # kept if the soak dies
+            out.write(json.dumps(sample) + "\n")
         if census:
             self.censuses.append(
-                {"t": sample["t"], "objects": inside.get("objects"), "types": inside.get("types")}
+                {"t": sample["t"]} | {k: inside.get(k) for k in ("objects", "types", "grown")}
             )
 
     async def _settle_runs(self, http: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -418,7 +450,7 @@ def stores_full_at(cfg: SoakConfig, samples: Sequence[dict[str, Any]]) -> float 
     """When every store had stopped growing: the run store at ``runs_kept`` and the dead-letter
     log full (or not growing at all); None if that never happened."""
     runs_full: float | None = next(
-        (s["t"] for s in samples if s["runs_kept"] >= cfg.runs_kept), None
+        (s["t"] for s in samples if (s["runs_kept"] or 0) >= cfg.runs_kept), None
     )
     if runs_full is None:
         return None
@@ -449,12 +481,12 @@ def analyse(cfg: SoakConfig, soak: Soak, ended: dict[str, Any], report: dict[str
     tally = soak.tally
     sent = tally.total(tally.sent)
     elapsed = samples[-1]["t"] if samples else cfg.seconds
-    log_rate = slope(warm, "log_bytes")
+    log_rate, ask_rate = slope(warm, "log_bytes"), slope(warm, "asks_sent")
     checks = accounting(cfg, tally, ended["metrics"], ended["runs"], report)
     checks.append(
         {"check": "daemon exit code", "expected": 0, "actual": exit_code, "ok": exit_code == 0}
     )
-    scrape_ms = ended["scrapes"]["ms"]
+    scrape_ms = tally.scrape_ms
     lat = tally.latencies
     growth: dict[str, int] = {}
     if len(soak.censuses) >= 2 and soak.censuses[0]["types"] and soak.censuses[-1]["types"]:
@@ -479,14 +511,18 @@ def analyse(cfg: SoakConfig, soak: Soak, ended: dict[str, Any], report: dict[str
         },
         "windows": windows,
         "log_bytes_per_day": log_rate * 60 * 24 if log_rate is not None else None,
-        "log_level": cfg.log_level,
+        "log_bytes_per_ask": log_rate / ask_rate if log_rate is not None and ask_rate else None,
+        "log_level": f"{cfg.log_level} ({cfg.log_format})",
         "scrapes": {
-            "count": ended["scrapes"]["scrapes"],
+            "count": len(scrape_ms),
+            "errors": dict(tally.scrape_errors),
             "p50_ms": percentile(scrape_ms, 50) if scrape_ms else None,
             "max_ms": max(scrape_ms) if scrape_ms else None,
         },
+        "sample_errors": dict(tally.sample_errors),
         "objects": [{"t": c["t"], "objects": c["objects"]} for c in soak.censuses],
         "object_growth_by_type": growth,
+        "allocations_grown": soak.censuses[-1].get("grown") if soak.censuses else None,
         "checks": checks,
         "unaccounted": [c for c in checks if not c["ok"]],
         "samples": samples,
@@ -508,7 +544,8 @@ def summary(result: dict[str, Any], command: str) -> str:
         f"({result['asks_per_s']:.1f}/s, p50 {result['ask_latency_ms']['p50'] or 0:.1f} ms, "
         f"p99 {result['ask_latency_ms']['p99'] or 0:.1f} ms), {result['runs_started']} runs, "
         f"{result['scrapes']['count']} scrapes (p50 {result['scrapes']['p50_ms'] or 0:.1f} ms, "
-        f"max {result['scrapes']['max_ms'] or 0:.1f} ms).",
+        f"max {result['scrapes']['max_ms'] or 0:.1f} ms, errors {result['scrapes']['errors']}); "
+        f"samples missed: {result['sample_errors']}.",
         f"RSS {result['rss_kb']['first']} KB first, {result['rss_kb']['last']} KB last, "
         f"{result['rss_kb']['max']} KB max.",
         "",
@@ -526,9 +563,16 @@ def summary(result: dict[str, Any], command: str) -> str:
     lines += [
         "",
         f"Logs at {result['log_level']}: "
-        + ("n/a" if per_day is None else f"{per_day / 1e6:.1f} MB/day at this load."),
+        + ("n/a" if per_day is None else f"{per_day / 1e6:.1f} MB/day at this load")
+        + f", {result['log_bytes_per_ask'] or 0:.1f} bytes per ask (crashes included).",
         f"Objects tracked by the GC (census): {result['objects']}",
         f"Largest changes by type (first to last census): {result['object_growth_by_type']}",
+        *(
+            ["Allocations grown most (tracemalloc, first to last census):"]
+            + [f"    {line}" for line in result["allocations_grown"]]
+            if result["allocations_grown"]
+            else []
+        ),
         "",
         "Accounting: " + ("nothing unaccounted." if not result["unaccounted"] else "MISMATCHES:"),
     ]
@@ -573,11 +617,16 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
     p.add_argument("--concurrency", type=int, default=d.concurrency, help="asks in flight")
     p.add_argument("--workflow-every", type=float, default=d.workflow_every, help="seconds")
     p.add_argument("--runs-kept", type=int, default=d.runs_kept, help="[api] max_runs_kept")
+    p.add_argument("--scrape-every", type=float, default=d.scrape_every, help="seconds")
     p.add_argument("--sample-every", type=float, default=d.sample_every, help="seconds")
     p.add_argument("--census-every", type=float, default=d.census_every,
                    help="seconds between object censuses (gc) after warm-up")  # fmt: skip
     p.add_argument("--warmup", type=float, help="seconds (default: a fifth, at most 300)")
     p.add_argument("--log-level", default=d.log_level, choices=("DEBUG", "INFO", "WARNING"))
+    p.add_argument("--log-format", default=d.log_format, choices=("text", "json"))
+    p.add_argument(
+        "--tracemalloc", action="store_true", help="trace the daemon's allocations (slow)"
+    )
     p.add_argument("--out", type=Path, default=d.out, help="folder for the results")
     a = p.parse_args(argv)
     if a.minutes <= 0 or a.rate <= 0 or a.workers < 1 or a.crash_every < 1:
@@ -585,8 +634,9 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
     return SoakConfig(
         minutes=a.minutes, rate=a.rate, workers=a.workers, crash_every=a.crash_every,
         concurrency=a.concurrency, workflow_every=a.workflow_every, runs_kept=a.runs_kept,
-        sample_every=a.sample_every, census_every=a.census_every, warmup=a.warmup,
-        log_level=a.log_level, out=a.out,
+        scrape_every=a.scrape_every, sample_every=a.sample_every, census_every=a.census_every,
+        warmup=a.warmup,
+        log_level=a.log_level, log_format=a.log_format, tracemalloc=a.tracemalloc, out=a.out,
     )  # fmt: skip
 
 
