@@ -3,7 +3,9 @@
 - :class:`Worker` answers ``{"n": ..}`` with ``{"n": .., "ok": true}`` and crashes (raises, so
   its supervisor restarts it) when the message says ``"crash": true``.
 - :class:`Probe` reports, from inside the daemon, what the soak cannot see from ``/proc``:
-  ``"tasks"`` gives the live asyncio tasks and the dead-letter log's length; ``"census"`` also
+  ``"tasks"`` gives the live asyncio tasks, the dead-letter log's length and the memory blocks
+  Python has allocated (flat when nothing is kept, whatever the allocator does with RSS);
+  ``"census"`` also
   gives the number of objects the garbage collector tracks and the most common types, and
   when tracemalloc traces (``PYTHONTRACEMALLOC=1``) the source lines whose allocations grew
   most since the first census.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 import tracemalloc
 from collections import Counter
@@ -63,6 +66,7 @@ class Probe(Actor):
             "tasks": tasks,
             "threads": threading.active_count(),
             "dead_letters_kept": len(list(self.system.dead_letters)),
+            "py_blocks": sys.getallocatedblocks(),
         }
         if message == "census":
             report.update(census())

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shlex
 import signal
@@ -68,7 +69,7 @@ class SoakConfig:
     runs_kept: int = 30
     scrape_every: float = 1.0
     sample_every: float = 5.0
-    census_every: float = 300.0
+    census_every: float = 0.0
     warmup: float | None = None
     log_level: str = "INFO"
     log_format: str = "text"
@@ -319,8 +320,8 @@ class Soak:
         next_census = self.cfg.warmup_s
         while time.monotonic() < self.end:
             census = self.now() >= next_census
-            if census:
-                next_census += self.cfg.census_every
+            if census:  # at the end of the warm-up, then every census_every (0: never)
+                next_census += self.cfg.census_every or math.inf
             await self._sample(http, census=census)
             await anyio.sleep(self.cfg.sample_every)  # pacing the samples
 
@@ -343,6 +344,7 @@ class Soak:
             "fds": self.d.fds(),
             "threads": self.d.threads(),
             "tasks": inside.get("tasks"),
+            "py_blocks": inside.get("py_blocks"),
             "dead_letters_kept": inside.get("dead_letters_kept"),
             "runs_kept": len(runs) if runs is not None else None,
             "asks_sent": self.tally.total(self.tally.sent),
@@ -471,7 +473,7 @@ def analyse(cfg: SoakConfig, soak: Soak, ended: dict[str, Any], report: dict[str
     warm = [s for s in samples if s["t"] >= cfg.warmup_s]
     full_at = stores_full_at(cfg, samples)
     full = [s for s in samples if full_at is not None and s["t"] >= full_at]
-    keys = ("rss_kb", "fds", "tasks", "threads")
+    keys = ("rss_kb", "py_blocks", "fds", "tasks", "threads")
     windows = {
         "after_warmup": {"from_s": cfg.warmup_s, "samples": len(warm)}
         | {f"{k}_per_min": slope(warm, k) for k in keys},
@@ -549,13 +551,15 @@ def summary(result: dict[str, Any], command: str) -> str:
         f"RSS {result['rss_kb']['first']} KB first, {result['rss_kb']['last']} KB last, "
         f"{result['rss_kb']['max']} KB max.",
         "",
-        "| window | from | samples | RSS KB/min | fds/min | tasks/min | threads/min |",
-        "|---|---|---|---|---|---|---|",
+        "| window | from | samples | RSS KB/min | Python blocks/min | fds/min | tasks/min "
+        "| threads/min |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, w in result["windows"].items():
         start = "never" if w["from_s"] is None else f"{w['from_s']:.0f} s"
         lines.append(
             f"| {name} | {start} | {w['samples']} | {_fmt(w['rss_kb_per_min'])} | "
+            f"{_fmt(w['py_blocks_per_min'])} | "
             f"{_fmt(w['fds_per_min'])} | {_fmt(w['tasks_per_min'])} | "
             f"{_fmt(w['threads_per_min'])} |"
         )
@@ -620,7 +624,8 @@ def parse_args(argv: Sequence[str]) -> SoakConfig:
     p.add_argument("--scrape-every", type=float, default=d.scrape_every, help="seconds")
     p.add_argument("--sample-every", type=float, default=d.sample_every, help="seconds")
     p.add_argument("--census-every", type=float, default=d.census_every,
-                   help="seconds between object censuses (gc) after warm-up")  # fmt: skip
+                   help="seconds between object censuses (gc; they move RSS) after the one at "
+                        "the end of the warm-up (default 0: none until the end)")  # fmt: skip
     p.add_argument("--warmup", type=float, help="seconds (default: a fifth, at most 300)")
     p.add_argument("--log-level", default=d.log_level, choices=("DEBUG", "INFO", "WARNING"))
     p.add_argument("--log-format", default=d.log_format, choices=("text", "json"))
