@@ -83,8 +83,11 @@ class RequestSummary(logging.Handler):
     (on :data:`SUMMARY_LOGGER`) is logged by the first record after the interval ends, so an
     interval without requests logs nothing; :meth:`flush` (called on close, e.g. at exit) logs
     what is pending. Latency percentiles come from at most ``sample`` asks per interval
-    (a uniform sample beyond that), so memory stays bounded at any rate.
+    (a uniform sample beyond that), and failures beyond :attr:`MAX_KINDS` messages count as
+    ``other``, so memory stays bounded at any rate.
     """
+
+    MAX_KINDS = 20
 
     def __init__(
         self,
@@ -119,7 +122,10 @@ class RequestSummary(logging.Handler):
         elif kind == "tell":
             self._tells += 1
         elif record.levelno >= logging.WARNING:
-            self._failures[record.getMessage()[:80]] += 1
+            message = record.getMessage()[:80]
+            if message not in self._failures and len(self._failures) >= self.MAX_KINDS:
+                message = "other"
+            self._failures[message] += 1
         now = self.clock()
         if now - self._since >= self.interval:
             self._log(now)

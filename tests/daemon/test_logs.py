@@ -112,11 +112,15 @@ def test_one_summary_per_interval_and_none_for_an_idle_one(
     ]
 
 
-def test_latencies_kept_are_bounded() -> None:
+def test_what_an_interval_keeps_is_bounded() -> None:
     summary = RequestSummary(60, sample=100, clock=lambda: 0.0)
     for n in range(10_000):
         summary.handle(record("ask", latency=n / 1000))
+        if n < 50:
+            summary.handle(record(None, logging.WARNING, msg=f"failure {n}"))
     assert len(summary._latencies) == 100
+    assert len(summary._failures) == RequestSummary.MAX_KINDS + 1  # "other" for the rest
+    assert summary._failures["other"] == 50 - RequestSummary.MAX_KINDS
     line = summary.line(0.0)
     assert line is not None and line.startswith("requests in the last 0 s: 10000 asks answered")
 
