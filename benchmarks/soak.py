@@ -228,7 +228,9 @@ class Soak:
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        limits = httpx.Limits(max_connections=cfg.concurrency + 4)
+        # Idle connections are dropped before the server's keep-alive timeout (5 s) closes
+        # them: a request sent on a connection the server is closing would be lost in transit.
+        limits = httpx.Limits(max_connections=cfg.concurrency + 4, keepalive_expiry=2.0)
         async with httpx.AsyncClient(base_url=self.d.url, timeout=60, limits=limits) as http:
             self.start = time.monotonic()
             self.end = self.start + cfg.seconds
@@ -522,6 +524,7 @@ def analyse(cfg: SoakConfig, soak: Soak, ended: dict[str, Any], report: dict[str
             "max_ms": max(scrape_ms) if scrape_ms else None,
         },
         "sample_errors": dict(tally.sample_errors),
+        "other_outcomes": dict(tally.other),
         "objects": [{"t": c["t"], "objects": c["objects"]} for c in soak.censuses],
         "object_growth_by_type": growth,
         "allocations_grown": soak.censuses[-1].get("grown") if soak.censuses else None,
@@ -547,7 +550,8 @@ def summary(result: dict[str, Any], command: str) -> str:
         f"p99 {result['ask_latency_ms']['p99'] or 0:.1f} ms), {result['runs_started']} runs, "
         f"{result['scrapes']['count']} scrapes (p50 {result['scrapes']['p50_ms'] or 0:.1f} ms, "
         f"max {result['scrapes']['max_ms'] or 0:.1f} ms, errors {result['scrapes']['errors']}); "
-        f"samples missed: {result['sample_errors']}.",
+        f"samples missed: {result['sample_errors']}; other ask outcomes: "
+        f"{result['other_outcomes']}.",
         f"RSS {result['rss_kb']['first']} KB first, {result['rss_kb']['last']} KB last, "
         f"{result['rss_kb']['max']} KB max.",
         "",
