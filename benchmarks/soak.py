@@ -15,12 +15,13 @@ work in flight finish, scrapes the counters once more, stops the daemon with SIG
 checks that nothing is unaccounted: every ask answered or failed as it should, the daemon's
 counters equal to what was sent, every run completed, a clean shutdown report.
 
-Reported: the least-squares slopes (per minute) of RSS, fds, tasks and threads after warm-up
-and after every store is full (the run store at ``runs_kept``, the dead-letter log at its
-capacity), the log volume per day at the load, scrape latencies, and the accounting. Results
-go to ``--out`` (``soak.json`` with every sample, ``soak.md`` the summary, ``daemon.log`` the
-daemon's logs, ``samples.jsonl`` the samples as they are taken). Exit code 1 when something
-is unaccounted.
+Reported: the least-squares slopes (per minute) of RSS, Python's allocated blocks, fds, tasks
+and threads after warm-up, after every store is full (the run store at ``runs_kept``, the
+dead-letter log at its capacity) and over the second half of the run (has it levelled off?);
+the log volume per day at the load, scrape latencies, and the accounting. Results go to
+``--out`` (``soak.json`` with every sample, ``soak.md`` the summary, ``daemon.log`` the daemon's
+logs, ``samples.jsonl`` the samples as they are taken). Exit code 1 when something is
+unaccounted.
 """
 
 from __future__ import annotations
@@ -472,15 +473,20 @@ def analyse(cfg: SoakConfig, soak: Soak, ended: dict[str, Any], report: dict[str
             exit_code: int | None) -> dict[str, Any]:  # fmt: skip
     """Slopes, figures and checks of a finished soak (JSON-ready)."""
     samples = soak.samples
-    warm = [s for s in samples if s["t"] >= cfg.warmup_s]
-    full_at = stores_full_at(cfg, samples)
-    full = [s for s in samples if full_at is not None and s["t"] >= full_at]
+    loaded = [s for s in samples if s["t"] <= cfg.seconds]  # not the one after the load
+    warm = [s for s in loaded if s["t"] >= cfg.warmup_s]
+    full_at = stores_full_at(cfg, loaded)
+    full = [s for s in loaded if full_at is not None and s["t"] >= full_at]
     keys = ("rss_kb", "py_blocks", "fds", "tasks", "threads")
+    half = loaded[-1]["t"] / 2 if loaded else 0.0
+    second_half = [s for s in loaded if s["t"] >= half]
     windows = {
         "after_warmup": {"from_s": cfg.warmup_s, "samples": len(warm)}
         | {f"{k}_per_min": slope(warm, k) for k in keys},
         "stores_full": {"from_s": full_at, "samples": len(full)}
         | {f"{k}_per_min": slope(full, k) for k in keys},
+        "second_half": {"from_s": half, "samples": len(second_half)}
+        | {f"{k}_per_min": slope(second_half, k) for k in keys},
     }
     tally = soak.tally
     sent = tally.total(tally.sent)
