@@ -1,4 +1,7 @@
-"""``python -m benchmarks``: run the registered sections and print a markdown report."""
+"""``python -m benchmarks``: run the registered sections and print a markdown report.
+
+``python -m benchmarks soak --minutes N`` soaks the daemon instead (:mod:`benchmarks.soak`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,11 @@ from benchmarks.report import machine_facts, markdown
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        epilog="python -m benchmarks soak --minutes N: the daemon under load (--help there)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: a smoke run")
     p.add_argument(
         "--only",
@@ -46,7 +53,12 @@ def selected(only: list[str] | None) -> list[Section]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run, print, optionally write JSON."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv_ = sys.argv[1:] if argv is None else argv
+    if argv_[:1] == ["soak"]:  # a long run of the daemon, not a section
+        from benchmarks.soak import main as soak
+
+        return soak(argv_[1:])
+    args = parse_args(argv_)
     if args.list:
         for s in SECTIONS.values():
             print(f"{s.name}: {s.title}")

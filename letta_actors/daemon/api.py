@@ -396,7 +396,9 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
             log.warning("agent failed: %s", type(exc).__name__, extra=extra)
             return _error(502, "agent_failed", f"{type(exc).__name__}: {exc}")
         latency = time.monotonic() - started
-        log.info("ask answered in %.3f s", latency, extra=extra)
+        log.debug(
+            "ask answered in %.3f s", latency, extra={**extra, "request": "ask", "latency": latency}
+        )
         return AskResponse(
             agent=agent,
             message_id=mid,
@@ -429,7 +431,10 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
             return _error(404, "unknown_agent", str(exc))
         except (MailboxFull, TimeoutError) as exc:
             return _error(503, "mailbox_full", str(exc), **{"Retry-After": retry_after})
-        log.info("told", extra={"actor": agent, "message_id": mid, "correlation_id": cid})
+        log.debug(
+            "told",
+            extra={"actor": agent, "message_id": mid, "correlation_id": cid, "request": "tell"},
+        )
         return TellResponse(agent=agent, message_id=mid, correlation_id=cid, queued=True)
 
     @api.get("/v1/workflows", tags=["workflows"])

@@ -117,7 +117,10 @@ def _run(args: argparse.Namespace) -> int:
     if config.letta.api_key_env:
         secrets.append(os.environ.get(config.letta.api_key_env, ""))
     configure_logging(
-        args.log_level or config.logging.level, args.log_format or config.logging.format, secrets
+        args.log_level or config.logging.level,
+        args.log_format or config.logging.format,
+        secrets,
+        summary_interval=config.logging.summary_interval,
     )
     try:
         daemon = Daemon(

@@ -195,10 +195,13 @@ class MetricsSection(_Section):
 
 
 class LoggingSection(_Section):
-    """``[logging]``: ``level`` and ``format`` (``text`` or ``json``)."""
+    """``[logging]``: ``level`` and ``format`` (``text`` or ``json``); ``summary_interval``:
+    seconds between the INFO lines that sum up the API's asks and tells (each one is a DEBUG
+    line)."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
+    summary_interval: float = Field(default=60.0, gt=0)
 
 
 class TracingSection(_Section):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Literal
 
 import anyio
@@ -29,12 +30,16 @@ class RunEntry:
         self.error: str | None = None
         self.control = RunControl()
         self.done = anyio.Event()
+        #: Called once the run finished (the :class:`RunStore` holding it prunes then).
+        self.on_finish: Callable[[RunEntry], None] | None = None
 
     def finish(self, record: RunRecord | None, error: str | None = None) -> None:
         self.record, self.error = record, error
         self.state = "finished"
         self.finished_at = time.time()
         self.done.set()
+        if self.on_finish is not None:
+            self.on_finish(self)
 
     @property
     def status(self) -> str:
@@ -61,17 +66,33 @@ class RunEntry:
 
 class RunStore:
     """The runs of one daemon, newest last; finished runs beyond ``keep`` are forgotten
-    (oldest first). Running runs are never forgotten."""
+    (oldest first) whenever a run is added or finishes, so the store holds at most ``keep``
+    runs unless more than ``keep`` are running. Running runs are never forgotten."""
 
     def __init__(self, keep: int = 1000) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
         self.keep = keep
         self._runs: OrderedDict[str, RunEntry] = OrderedDict()
 
     def add(self, entry: RunEntry) -> None:
         self._runs[entry.id] = entry
+        entry.on_finish = self._finished
+        self._prune()
+
+    def _finished(self, entry: RunEntry) -> None:
+        self._prune()
+
+    def _prune(self) -> None:
+        excess = len(self._runs) - self.keep
+        if excess <= 0:
+            return
         finished = [r.id for r in self._runs.values() if r.state == "finished"]
-        for run_id in finished[: max(0, len(self._runs) - self.keep)]:
+        for run_id in finished[:excess]:
             del self._runs[run_id]
+
+    def __len__(self) -> int:
+        return len(self._runs)
 
     def get(self, run_id: str) -> RunEntry | None:
         return self._runs.get(run_id)

@@ -52,7 +52,7 @@ def test_help_everywhere() -> None:
 
 
 def test_messages_workflow_metrics_and_clean_stop(start_daemon: StartDaemon) -> None:
-    daemon = start_daemon(ECHO_TEAM, "--log-format", "json")
+    daemon = start_daemon(ECHO_TEAM, "--log-format", "json", "--log-level", "DEBUG")
     env = {"LETTA_ACTORS_URL": daemon.url}
     with daemon.client() as http:
         answer = http.post("/v1/agents/echo/ask", json={"message": "over http"})
