@@ -42,8 +42,8 @@ def supervises(cell: ActorCell, is_supervisor: IsSupervisor) -> bool:
 
 
 class Members:
-    """Up to :data:`CHUNK` live actors of one group, by ``id`` of their counters, in
-    registration order (a group is a list of such shards).
+    """Up to :data:`CHUNK` live actors of one group, by ``id`` of their counters, in order of
+    arrival (a group is a list of such shards).
 
     Each dict holds one object per member, so a scrape sums a group's counters with
     ``sum(map(..., members.stats.values()))``; its histograms' buckets are summed by
@@ -118,6 +118,18 @@ class Members:
         )
 
 
+def _with_room(shards: list[Members]) -> Members:
+    """The last shard if it has room, else the first that has, else a new one (so a group
+    that loses and gains members never has more shards than its largest size needed)."""
+    if shards and len(shards[-1].stats) < CHUNK:
+        return shards[-1]
+    shard = next((shard for shard in shards if len(shard.stats) < CHUNK), None)
+    if shard is None:
+        shard = Members()
+        shards.append(shard)
+    return shard
+
+
 class Registry:
     """The system's cells as of the last :meth:`update`, and with group labels its groups.
 
@@ -173,10 +185,7 @@ class Registry:
             cell = now[sid]
             key = where[sid] = self._key_of(cell)
             if self.grouped:
-                shards = members.setdefault(key, [])
-                if not shards or len(shards[-1].stats) >= CHUNK:
-                    shards.append(Members())
-                shard = self._shard_of[sid] = shards[-1]
+                shard = self._shard_of[sid] = _with_room(members.setdefault(key, []))
                 shard.add(sid, cell, self._is_supervisor(cell))
         self.cells, self.stats, self.ids = cells, stats, ids
         self.keys = list(map(where.__getitem__, ids))

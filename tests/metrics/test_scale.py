@@ -200,3 +200,13 @@ async def test_actors_that_stop_during_a_chunked_scrape_count_once(anyio_backend
         scraped.append(value(parse(m.scrape()), received, group="Worker"))
         assert scraped == sorted(scraped)  # never backwards
         assert scraped[-1] == 3 * CHUNK  # the stopped ones counted once
+        # newcomers fill the shards the stopped ones left
+        for i in range(CHUNK + 100):
+            await (await system.spawn(Worker, name=f"new{i}")).ask("hi", timeout=5)
+        response = await respond(m.registry, "GET", compress=False)
+        assert response.body == m.scrape()
+        s = parse(response.body)
+        assert value(s, received, group="Worker") == 4 * CHUNK + 100
+        running = 3 * CHUNK - len(refs[::7]) + CHUNK + 100
+        assert value(s, P + "actors", group="Worker", state="running") == running
+        assert len(m.collector._registry.members["Worker"]) == -(-running // CHUNK)
