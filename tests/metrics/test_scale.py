@@ -210,3 +210,35 @@ async def test_actors_that_stop_during_a_chunked_scrape_count_once(anyio_backend
         running = 3 * CHUNK - len(refs[::7]) + CHUNK + 100
         assert value(s, P + "actors", group="Worker", state="running") == running
         assert len(m.collector._registry.members["Worker"]) == -(-running // CHUNK)
+
+
+async def test_a_collect_during_a_chunked_scrape_makes_it_read_at_once(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(2 * CHUNK)]
+        for ref in refs[:10]:
+            await ref.ask("hi", timeout=5)
+        m = SystemMetrics(system, labels="group")
+        reads: list[object] = []
+        read = m.collector._read
+
+        def counted() -> object:
+            reads.append(None)
+            return read()
+
+        monkeypatch.setattr(m.collector, "_read", counted)
+        meanwhile: list[object] = []
+
+        async def collect_meanwhile() -> None:
+            while not m.collector._in_refresh:  # until the scrape has begun its chunked read
+                await anyio.lowlevel.checkpoint()
+            meanwhile.append(parse(m.scrape()))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(collect_meanwhile)
+            response = await respond(m.registry, "GET", compress=False)
+        # the refresh gave up when the synchronous scrape read; respond's collect read again
+        assert len(reads) == 3
+        assert parse(response.body) == meanwhile[0]
+        assert value(meanwhile[0], P + "messages_received_total", group="Worker") == 10
