@@ -4,6 +4,12 @@ Nothing here runs per message. The runtime keeps ints and bucket arrays
 (:mod:`letta_actors.actors._stats`); :meth:`SystemCollector.collect` reads them when a scrape
 asks, converts the non-cumulative bucket counts to Prometheus' cumulative ``le`` buckets and
 aggregates by group when the system is labelled by group.
+
+The reading is a generator of steps (:meth:`SystemCollector._read`), each reading at most
+:data:`~._index.CHUNK` actors. ``collect()`` runs all steps at once; the asynchronous
+:meth:`SystemCollector.refresh` runs them with a checkpoint between steps, so a scrape of
+10,000 actors never blocks the event loop for long, and keeps the result for the next
+``collect()``.
 """
 
 from __future__ import annotations
@@ -11,14 +17,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from functools import partial
 from itertools import chain, compress
 from operator import attrgetter
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.lowlevel
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
@@ -28,7 +36,7 @@ from ..actors._stats import BUCKETS, ActorStats
 from ..supervisors._supervisor import Supervisor
 from . import _catalog as c
 from ._family import Family, Labels
-from ._index import Members, Registry, supervises
+from ._index import CHUNK, Members, Registry, supervises
 from ._totals import COUNTERS, LettaTotals, Totals
 
 if TYPE_CHECKING:
@@ -39,6 +47,9 @@ log = logging.getLogger("letta_actors.metrics")
 
 LabelMode = Literal["actor", "group"]
 GroupOf = Callable[[ActorInfo], str]
+_T = TypeVar("_T")
+#: A reading in steps: yields between steps, returns the result.
+Steps = Generator[None, None, _T]
 
 #: ``le`` label values, formatted once the way prometheus-client formats them.
 _LE: tuple[str, ...] = (*(floatToGoString(b) for b in BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
@@ -122,6 +133,13 @@ class SystemCollector:
     them with ``group=group_of(info)`` (memoised per actor at first sight) and sums the members.
     With group labels the totals of actors that stopped for good stay in their group, so group
     counters never go backwards; with actor labels a stopped actor's series disappear.
+
+    ``collect()`` reads every actor at once. ``await refresh()`` (what the endpoints do before
+    collecting) reads them :data:`~._index.CHUNK` at a time, letting the event loop run
+    between chunks, and keeps the families for the next ``collect()``. The chunks are read at
+    slightly different instants, as if the scrape had taken that long; counters still never go
+    backwards from one scrape to the next, and a quiescent system gives the same output either
+    way. Actors that start or stop meanwhile are seen by the next scrape.
     """
 
     def __init__(
@@ -163,6 +181,14 @@ class SystemCollector:
         self._supervisor_at: list[int] = []
         self._undecided_at: list[int] = []
         self._warned = False
+        # refresh(): one chunked reading at a time; its result, for the next collect(); the
+        # count of readings started (a collect() between two steps makes a refresh give up);
+        # the actors that retired meanwhile (folded in by the next reading, not in its middle)
+        self._refreshing = anyio.Lock()
+        self._refreshed: list[Family] | None = None
+        self._readings = 0
+        self._in_refresh = False
+        self._retiring: deque[ActorInfo] = deque()
         if labels == "group":
             system.retire_listeners.append(self._on_retired)
 
@@ -178,8 +204,52 @@ class SystemCollector:
         return [Metric(spec.family, spec.help, spec.kind) for spec in c.CATALOG]
 
     def collect(self) -> list[Family]:
+        """The families: those of the last :meth:`refresh` if not collected yet, else read now."""
         with self._lock:
-            return self._collect()
+            families, self._refreshed = self._refreshed, None
+            if families is not None:
+                return families
+            self._readings += 1
+            steps = self._read()
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    result: list[Family] = done.value
+                    return result
+
+    async def refresh(self) -> None:
+        """Read the runtime in chunks, checkpointing between them, for the next ``collect()``.
+
+        If a ``collect()`` reads meanwhile (another thread, or a synchronous scrape), this one
+        gives up and the next ``collect()`` reads at once. Cancelled, it leaves nothing behind.
+        """
+        async with self._refreshing:
+            with self._lock:
+                self._readings += 1
+                reading = self._readings
+                self._in_refresh = True
+            steps = self._read()
+            try:
+                while True:
+                    with self._lock:
+                        if self._readings != reading:
+                            return
+                        try:
+                            next(steps)
+                        except StopIteration as done:
+                            self._refreshed = done.value
+                            return
+                    await anyio.lowlevel.checkpoint()
+            finally:
+                steps.close()
+                with self._lock:
+                    self._in_refresh = False
+
+    def discard(self) -> None:
+        """Forget the families of the last :meth:`refresh` (their ``collect()`` did not come)."""
+        with self._lock:
+            self._refreshed = None
 
     # -- reading the runtime --------------------------------------------------------------
 
@@ -198,6 +268,8 @@ class SystemCollector:
 
     def _update(self) -> Registry:
         """The registry as of now (only what changed since the last scrape is looked at)."""
+        while self._retiring:
+            self._retire(self._retiring.popleft())
         registry = self._registry
         if registry.update(self._cells()) and self.mode == "actor":
             self._align_actors(registry)
@@ -262,28 +334,37 @@ class SystemCollector:
         return group
 
     def _on_retired(self, info: ActorInfo) -> None:
-        """Fold the final counters of an actor that stopped for good into its group."""
+        """Fold the final counters of an actor that stopped for good into its group (during a
+        :meth:`refresh`, at its end: that reading still counts the actor among the live)."""
         with self._lock:
-            group = self._group(info.stats, lambda: info)
-            del self._groups[id(info.stats)]
-            self._supervisors.pop(id(info.stats), None)
-            dest = self._retired.get(group)
-            if dest is None:
-                dest = self._retired[group] = Totals()
-            dest.add(info.stats)
-            letta = info.stats.letta
-            if letta is not None:
-                lkey = (group, self._server(letta.server))
-                ldest = self._retired_letta.get(lkey)
-                if ldest is None:
-                    ldest = self._retired_letta[lkey] = LettaTotals()
-                ldest.add(letta, self._guards.status, self._guards.tool)
+            if self._in_refresh:
+                self._retiring.append(info)
+            else:
+                self._retire(info)
 
-    def _collect(self) -> list[Family]:
+    def _retire(self, info: ActorInfo) -> None:
+        group = self._group(info.stats, lambda: info)
+        del self._groups[id(info.stats)]
+        self._supervisors.pop(id(info.stats), None)
+        dest = self._retired.get(group)
+        if dest is None:
+            dest = self._retired[group] = Totals()
+        dest.add(info.stats)
+        letta = info.stats.letta
+        if letta is not None:
+            lkey = (group, self._server(letta.server))
+            ldest = self._retired_letta.get(lkey)
+            if ldest is None:
+                ldest = self._retired_letta[lkey] = LettaTotals()
+            ldest.add(letta, self._guards.status, self._guards.tool)
+
+    def _read(self) -> Steps[list[Family]]:
+        """Read the runtime, one step per chunk of actors; the families in the end."""
         registry = self._update()
-        letta, breakers = self._letta(registry)
+        yield
+        letta, breakers = yield from self._letta(registry)
         if not registry.grouped:
-            series = self._by_actor(registry)
+            series = yield from self._by_actor(registry)
             if len(registry.keys) > 10 * self.max_label_values and not self._warned:
                 self._warned = True
                 log.warning(
@@ -291,7 +372,7 @@ class SystemCollector:
                     len(registry.keys),
                 )
         else:
-            series = self._by_group(registry.members)
+            series = yield from self._by_group(registry.members)
             for lkey, lt in self._retired_letta.items():
                 ldest = letta.get(lkey)
                 if ldest is None:
@@ -302,30 +383,50 @@ class SystemCollector:
 
     def _letta(
         self, registry: Registry
-    ) -> tuple[dict[tuple[str, str], LettaTotals], dict[tuple[str, str], dict[str, int]]]:
+    ) -> Steps[tuple[dict[tuple[str, str], LettaTotals], dict[tuple[str, str], dict[str, int]]]]:
         """Letta totals and breaker states per (label value, server) of the live actors."""
         guards = self._guards
         letta: dict[tuple[str, str], LettaTotals] = {}
         breakers: dict[tuple[str, str], dict[str, int]] = {}
-        agents = list(map(_LETTA, registry.stats))
-        for key, ls in compress(zip(registry.keys, agents, strict=True), agents):
-            lkey = (key, self._server(ls.server))
-            lt = letta.get(lkey)
-            if lt is None:
-                lt = letta[lkey] = LettaTotals()
-            lt.add(ls, guards.status, guards.tool)
-            b = breakers.setdefault(lkey, dict.fromkeys(c.BREAKER_STATES, 0))
-            state = guards.breaker(str(ls.breaker_state))
-            b[state] = b.get(state, 0) + 1
+        for start in range(0, len(registry.stats), CHUNK):
+            keys = registry.keys[start : start + CHUNK]
+            agents = list(map(_LETTA, registry.stats[start : start + CHUNK]))
+            for key, ls in compress(zip(keys, agents, strict=True), agents):
+                lkey = (key, self._server(ls.server))
+                lt = letta.get(lkey)
+                if lt is None:
+                    lt = letta[lkey] = LettaTotals()
+                lt.add(ls, guards.status, guards.tool)
+                b = breakers.setdefault(lkey, dict.fromkeys(c.BREAKER_STATES, 0))
+                state = guards.breaker(str(ls.breaker_state))
+                b[state] = b.get(state, 0) + 1
+            yield
         return letta, breakers
 
-    def _by_actor(self, registry: Registry) -> _Series:
+    def _by_actor(self, registry: Registry) -> Steps[_Series]:
         """One series per live actor, read straight from its counters."""
         cells, stats, labels = registry.cells, registry.stats, self._labels
-        handling = list(map(_HANDLING, stats))
-        waiting = list(map(_WAITING, stats))
-        mailboxes = list(map(_MAILBOX, cells))
-        states = Counter(map(_STATE, cells))
+        values: dict[str, list[float]] = {name: [] for name, _ in _PLAIN}
+        outcomes: list[float] = []
+        depth: list[float] = []
+        capacity: list[float] = []
+        handling: tuple[list[int], list[float]] = ([], [])
+        waiting: tuple[list[int], list[float]] = ([], [])
+        states: Counter[ActorState] = Counter()
+        for start in range(0, len(stats), CHUNK):
+            chunk, chunk_cells = stats[start : start + CHUNK], cells[start : start + CHUNK]
+            for name, read in _PLAIN:
+                values[name].extend(map(read, chunk))
+            outcomes.extend(chain.from_iterable(map(_OUTCOMES, chunk)))
+            mailboxes = list(map(_MAILBOX, chunk_cells))
+            depth.extend(map(len, mailboxes))
+            capacity.extend(map(_CAPACITY, mailboxes))
+            for column, read in ((handling, _HANDLING), (waiting, _WAITING)):
+                histograms = list(map(read, chunk))
+                column[0].extend(chain.from_iterable(map(_COUNTS, histograms)))
+                column[1].extend(map(_SUM, histograms))
+            states.update(map(_STATE, chunk_cells))
+            yield
         at = self._supervisor_at
         if self._undecided_at:
             now = [i for i in self._undecided_at if supervises(cells[i], self._is_supervisor)]
@@ -333,27 +434,30 @@ class SystemCollector:
         return _Series(
             labels=labels,
             outcome_labels=self._outcome_labels,
-            values={name: map(read, stats) for name, read in _PLAIN},
-            outcomes=chain.from_iterable(map(_OUTCOMES, stats)),
-            depth=map(len, mailboxes),
-            capacity=map(_CAPACITY, mailboxes),
-            handling=(chain.from_iterable(map(_COUNTS, handling)), map(_SUM, handling)),
-            waiting=(chain.from_iterable(map(_COUNTS, waiting)), map(_SUM, waiting)),
+            values=values,
+            outcomes=outcomes,
+            depth=depth,
+            capacity=capacity,
+            handling=handling,
+            waiting=waiting,
             escalations=[(labels[i], stats[i].escalations) for i in at],
             actors=[((("state", st.value),), states.get(st, 0)) for st in ActorState],
         )
 
-    def _by_group(self, members: dict[str, Members]) -> _Series:
+    def _by_group(self, members: dict[str, list[Members]]) -> Steps[_Series]:
         """One series per group: its live members summed, plus the actors that stopped."""
         totals: dict[str, Totals] = {}
         states: dict[tuple[str, ActorState], int] = {}
-        for key, m in members.items():
-            t = totals[key] = Totals.summed(m)
-            t.depth = sum(map(len, m.mailboxes.values()))
-            t.capacity = sum(map(_CAPACITY, m.mailboxes.values()))
-            t.supervisor = m.has_supervisor(self._is_supervisor)
-            for state, n in Counter(map(_STATE, m.cells.values())).items():
-                states[key, state] = n
+        for key, shards in members.items():
+            t = totals[key] = Totals()
+            for m in shards:
+                t.add_members(m)
+                t.depth += sum(map(len, m.mailboxes.values()))
+                t.capacity += sum(map(_CAPACITY, m.mailboxes.values()))
+                t.supervisor = m.has_supervisor(self._is_supervisor) or t.supervisor
+                for state, n in Counter(map(_STATE, m.cells.values())).items():
+                    states[key, state] = states.get((key, state), 0) + n
+                yield
         for key, retired in self._retired.items():
             dest = totals.get(key)
             if dest is None:
@@ -491,7 +595,7 @@ class _Series:
     #: Four rows per series: outcome ok, failed, cancelled, expired (``outcomes`` likewise).
     outcome_labels: list[Labels]
     #: received, dropped, restarts, asks_timed_out
-    values: dict[str, Iterable[float]]
+    values: Mapping[str, Iterable[float]]
     outcomes: Iterable[float]
     depth: Iterable[float]
     capacity: Iterable[float]

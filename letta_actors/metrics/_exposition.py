@@ -3,9 +3,11 @@
 
 Both endpoints go through :func:`respond`: the registry is *collected* in the calling task
 (the event loop that runs the actor system, so reading the runtime's counters never races
-with the actors), then the collected families are *encoded* (text or OpenMetrics, chosen from
-the ``Accept`` header by prometheus-client's ``choose_encoder``) and optionally gzipped in a
-worker thread, so a large scrape does not stall the loop in one block.
+with the actors; the actor systems' collectors are first refreshed a chunk of actors at a
+time, letting the loop run between chunks), then the collected families are *encoded* (text
+or OpenMetrics, chosen from the ``Accept`` header by prometheus-client's ``choose_encoder``)
+and optionally gzipped in a worker thread, so a large scrape does not stall the loop in one
+block.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import anyio
 import anyio.abc
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 
+from ._collector import SystemCollector
 from ._family import Family, encode
 from ._http import DEFAULT_LIMITS, ASGIApp, HttpLimits, Receive, Scope, Send, listen, serve_asgi
 
@@ -77,7 +80,15 @@ async def respond(
             405, (("Allow", "GET, HEAD, OPTIONS"), ("Content-Type", "text/plain")),
             b"use GET\n",
         )  # fmt: skip
-    families = list(registry.collect())
+    refreshed = _system_collectors(registry)
+    try:
+        for collector in refreshed:
+            await collector.refresh()
+        families = list(registry.collect())
+    except BaseException:
+        for collector in refreshed:
+            collector.discard()
+        raise
     size = sum(m.size() if isinstance(m, Family) else len(m.samples) for m in families)
     if size * 64 < _THREAD_THRESHOLD:
         headers, body = _encode(families, accept, accept_encoding, compress)
@@ -86,6 +97,18 @@ async def respond(
             _encode, families, accept, accept_encoding, compress
         )
     return MetricsResponse(200, headers, b"" if method == "HEAD" else body)
+
+
+def _system_collectors(registry: Collector) -> list[SystemCollector]:
+    """The actor systems' collectors that ``registry`` collects (refreshed before a scrape)."""
+    if isinstance(registry, SystemCollector):
+        return [registry]
+    if isinstance(registry, CollectorRegistry):
+        # prometheus-client has no public listing of a registry's collectors
+        with registry._lock:
+            collectors = list(registry._collector_to_names)
+        return [c for c in collectors if isinstance(c, SystemCollector)]
+    return []
 
 
 # -- ASGI ---------------------------------------------------------------------------------

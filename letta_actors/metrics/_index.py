@@ -7,6 +7,10 @@ values): the cells and their counters in registration order, and with group labe
 of each group. Between two scrapes it applies only what changed: the actors that came or went,
 and cells that got fresh counters (a stopped name started anew). One identity comparison of
 the list of counter objects tells whether anything changed at all.
+
+A group's members are kept in shards of at most :data:`CHUNK` actors, and the registration
+order is read in slices of :data:`CHUNK`: an asynchronous scrape reads one shard or slice per
+step and lets the event loop run between steps.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ if TYPE_CHECKING:
 
 STATS = attrgetter("stats")
 
+#: How many actors a scrape reads in one step (a shard of a group, a slice of the registry).
+CHUNK = 500
+
 #: Whether a cell runs a supervisor; ``None`` while that is not known yet (no instance).
 IsSupervisor = Callable[["ActorCell"], "bool | None"]
 
@@ -35,7 +42,8 @@ def supervises(cell: ActorCell, is_supervisor: IsSupervisor) -> bool:
 
 
 class Members:
-    """The live actors of one group, by ``id`` of their counters, in registration order.
+    """Up to :data:`CHUNK` live actors of one group, by ``id`` of their counters, in order of
+    arrival (a group is a list of such shards).
 
     Each dict holds one object per member, so a scrape sums a group's counters with
     ``sum(map(..., members.stats.values()))``; its histograms' buckets are summed by
@@ -110,6 +118,18 @@ class Members:
         )
 
 
+def _with_room(shards: list[Members]) -> Members:
+    """The last shard if it has room, else the first that has, else a new one (so a group
+    that loses and gains members never has more shards than its largest size needed)."""
+    if shards and len(shards[-1].stats) < CHUNK:
+        return shards[-1]
+    shard = next((shard for shard in shards if len(shard.stats) < CHUNK), None)
+    if shard is None:
+        shard = Members()
+        shards.append(shard)
+    return shard
+
+
 class Registry:
     """The system's cells as of the last :meth:`update`, and with group labels its groups.
 
@@ -136,8 +156,9 @@ class Registry:
         self.keys: list[str] = []
         #: Label value by ``id`` of the counters.
         self.where: dict[int, str] = {}
-        #: Grouped: the members of each label value, in order of first appearance.
-        self.members: dict[str, Members] = {}
+        #: Grouped: the members of each label value (in shards), in order of first appearance.
+        self.members: dict[str, list[Members]] = {}
+        self._shard_of: dict[int, Members] = {}
 
     def update(self, cells: list[ActorCell]) -> bool:
         """Follow the registry to ``cells``; False if nothing changed since the last time."""
@@ -152,19 +173,20 @@ class Registry:
             key = where.pop(sid)
             self._forget(sid)
             if self.grouped:
-                left = members[key]
-                left.remove(sid)
-                if not left.stats:
-                    del members[key]
+                shard = self._shard_of.pop(sid)
+                shard.remove(sid)
+                if not shard.stats:
+                    shards = members[key]
+                    shards.remove(shard)
+                    if not shards:
+                        del members[key]
         new = now.keys() - where.keys()
         for sid in [sid for sid in ids if sid in new]:  # in registration order
             cell = now[sid]
             key = where[sid] = self._key_of(cell)
             if self.grouped:
-                group = members.get(key)
-                if group is None:
-                    group = members[key] = Members()
-                group.add(sid, cell, self._is_supervisor(cell))
+                shard = self._shard_of[sid] = _with_room(members.setdefault(key, []))
+                shard.add(sid, cell, self._is_supervisor(cell))
         self.cells, self.stats, self.ids = cells, stats, ids
         self.keys = list(map(where.__getitem__, ids))
         if self.grouped:  # groups in order of first appearance in the registry

@@ -60,21 +60,20 @@ class Totals:
         self.handling_sum = self.waiting_sum = 0.0
         self.supervisor = False
 
-    @classmethod
-    def summed(cls, members: Members) -> Totals:
-        """The sums over ``members``' counters and histograms, read with C-level loops.
+    def add_members(self, members: Members) -> None:
+        """Add the sums over ``members``' counters and histograms, read with C-level loops.
 
         The same values as :meth:`add` of each member in turn (floats summed in the same order).
         """
-        t = cls()
         stats = members.stats.values()
         for name, read in _READ:
-            setattr(t, name, sum(map(read, stats)))
-        t.handling = members.handling_buckets.read(members.handling_counts)
-        t.waiting = members.waiting_buckets.read(members.waiting_counts)
-        t.handling_sum = sum(map(_SUM, members.handling.values()), 0.0)
-        t.waiting_sum = sum(map(_SUM, members.waiting.values()), 0.0)
-        return t
+            setattr(self, name, getattr(self, name) + sum(map(read, stats)))
+        handling = members.handling_buckets.read(members.handling_counts)
+        waiting = members.waiting_buckets.read(members.waiting_counts)
+        self.handling = [a + b for a, b in zip(self.handling, handling, strict=True)]
+        self.waiting = [a + b for a, b in zip(self.waiting, waiting, strict=True)]
+        self.handling_sum = sum(map(_SUM, members.handling.values()), self.handling_sum)
+        self.waiting_sum = sum(map(_SUM, members.waiting.values()), self.waiting_sum)
 
     def add(self, s: ActorStats, sign: int = 1) -> None:
         self.received += sign * s.received

@@ -9,13 +9,18 @@ from __future__ import annotations
 import random
 import time
 
+import anyio
+import anyio.lowlevel
 import httpx
 import pytest
+from prometheus_client.metrics_core import Metric
 
 from letta_actors import ActorSystem
 from letta_actors.actors._info import ActorInfo
 from letta_actors.metrics import SystemMetrics
 from letta_actors.metrics._buckets import NB, BucketSums
+from letta_actors.metrics._exposition import respond
+from letta_actors.metrics._index import CHUNK
 
 from .helpers import Worker, parse, value
 
@@ -134,3 +139,106 @@ def test_bucket_sums_follow_members_and_changes_exactly() -> None:
                 live[sid][rng.randrange(NB)] += rng.randint(1, 300)
         columns = zip(*live.values(), strict=True)
         assert sums.read(live) == ([sum(column) for column in columns] if live else [0] * NB)
+
+
+MANY = 5000
+
+
+class _Turns:
+    """Counts the turns a task takes; a collector that notes the count when it is collected."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.done = anyio.Event()
+        self.seen: list[int] = []
+
+    async def count(self) -> None:
+        while not self.done.is_set():
+            self.turns += 1
+            await anyio.lowlevel.checkpoint()
+
+    def collect(self) -> list[Metric]:
+        self.seen.append(self.turns)
+        return []
+
+
+async def test_a_scrape_of_many_actors_lets_the_loop_run_while_it_reads(
+    anyio_backend: str,
+) -> None:
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(MANY)]
+        for ref in refs[:20]:
+            await ref.ask("hi", timeout=5)
+        for labels in ("group", "actor"):
+            with SystemMetrics(system, labels="group" if labels == "group" else "actor") as m:
+                turns = _Turns()
+                m.registry.register(turns)  # collected after the system's collector
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(turns.count)
+                    response = await respond(m.registry, "GET", compress=False)
+                    turns.done.set()
+                # another task ran between the chunks the scrape read (none without chunks)
+                assert turns.seen[0] >= MANY // CHUNK
+                # and the output is that of a scrape read at once
+                assert response.body == m.scrape()
+
+
+async def test_actors_that_stop_during_a_chunked_scrape_count_once(anyio_backend: str) -> None:
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(3 * CHUNK)]
+        for ref in refs:
+            await ref.ask("hi", timeout=5)
+        m = SystemMetrics(system, labels="group")
+        received = P + "messages_received_total"
+        scraped = [value(parse(m.scrape()), received, group="Worker")]
+        async with anyio.create_task_group() as tg:
+            for ref in refs[::7]:  # they stop while the scrape reads, between its chunks
+                tg.start_soon(system.stop, ref.name)
+            for _ in range(3):
+                response = await respond(m.registry, "GET", compress=False)
+                scraped.append(value(parse(response.body), received, group="Worker"))
+        scraped.append(value(parse(m.scrape()), received, group="Worker"))
+        assert scraped == sorted(scraped)  # never backwards
+        assert scraped[-1] == 3 * CHUNK  # the stopped ones counted once
+        # newcomers fill the shards the stopped ones left
+        for i in range(CHUNK + 100):
+            await (await system.spawn(Worker, name=f"new{i}")).ask("hi", timeout=5)
+        response = await respond(m.registry, "GET", compress=False)
+        assert response.body == m.scrape()
+        s = parse(response.body)
+        assert value(s, received, group="Worker") == 4 * CHUNK + 100
+        running = 3 * CHUNK - len(refs[::7]) + CHUNK + 100
+        assert value(s, P + "actors", group="Worker", state="running") == running
+        assert len(m.collector._registry.members["Worker"]) == -(-running // CHUNK)
+
+
+async def test_a_collect_during_a_chunked_scrape_makes_it_read_at_once(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with ActorSystem() as system:
+        refs = [await system.spawn(Worker, name=f"w{i}") for i in range(2 * CHUNK)]
+        for ref in refs[:10]:
+            await ref.ask("hi", timeout=5)
+        m = SystemMetrics(system, labels="group")
+        reads: list[object] = []
+        read = m.collector._read
+
+        def counted() -> object:
+            reads.append(None)
+            return read()
+
+        monkeypatch.setattr(m.collector, "_read", counted)
+        meanwhile: list[object] = []
+
+        async def collect_meanwhile() -> None:
+            while not m.collector._in_refresh:  # until the scrape has begun its chunked read
+                await anyio.lowlevel.checkpoint()
+            meanwhile.append(parse(m.scrape()))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(collect_meanwhile)
+            response = await respond(m.registry, "GET", compress=False)
+        # the refresh gave up when the synchronous scrape read; respond's collect read again
+        assert len(reads) == 3
+        assert parse(response.body) == meanwhile[0]
+        assert value(meanwhile[0], P + "messages_received_total", group="Worker") == 10
