@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.daemon.conftest import DaemonProcess, StartDaemon, start_daemon  # noqa: F401
-from tests.letta.conftest import letta_stack, scripted_llm  # noqa: F401
 
 from .helpers import CONSOLE_TEAM, TOKEN
 

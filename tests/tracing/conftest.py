@@ -62,9 +62,7 @@ def trace_id(span: ReadableSpan) -> int:
     return int(span.context.trace_id)
 
 
-# The local Letta stack (shared with tests/letta: a second start reuses the running stack) and
-# the daemon process fixture of tests/daemon.
+# The daemon process fixture of tests/daemon (the Letta stack's fixtures are in tests/conftest.py).
 from ..daemon.conftest import start_daemon  # noqa: E402
-from ..letta.conftest import agent_token, letta_stack, scripted_llm  # noqa: E402
 
-__all__ = ["agent_token", "letta_stack", "scripted_llm", "start_daemon"]
+__all__ = ["start_daemon"]
