@@ -233,6 +233,26 @@ async def test_latency_and_peak_concurrency(llm: LLM) -> None:
     assert (await admin.stats()).peak_in_flight == 0
 
 
+async def test_a_reset_that_clears_the_rules_releases_held_answers(llm: LLM) -> None:
+    http, admin, _ = llm
+    await admin.set_rules([Rule(latency_seconds=300, reply=TextReply(text="held"))])
+    answers: list[httpx.Response] = []
+
+    async def one() -> None:
+        answers.append(await http.post("/v1/chat/completions", json=chat_body("x")))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one)
+            assert (await admin.wait(in_flight_at_least=1, wait_seconds=5)).satisfied
+            await admin.reset()  # the counters only: the answer stays held
+            assert (await admin.stats()).in_flight == 1
+            await admin.reset(rules=True)
+    (answer,) = answers
+    assert answer.status_code == 503 and "released by a reset" in answer.text
+    assert (await admin.stats()).in_flight == 0
+
+
 async def test_wait_times_out(llm: LLM) -> None:
     _, admin, _ = llm
     result = await admin.wait(chat_requests_at_least=1, wait_seconds=0.05)

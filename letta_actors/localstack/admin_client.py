@@ -97,7 +97,8 @@ class ScriptedLLMAdmin:
         return Stats.model_validate(resp.json())
 
     def reset(self, rules: bool = False) -> Stats:
-        """Zero the counters and forget recorded requests; with ``rules`` also clear rules."""
+        """Zero the counters and forget recorded requests; with ``rules`` also clear rules and
+        answer every held request (``latency_seconds``) at once, with a 503."""
         resp = self._http.post("/_scripted/reset", params={"rules": str(rules).lower()})
         resp.raise_for_status()
         return Stats.model_validate(resp.json())

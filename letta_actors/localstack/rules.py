@@ -79,7 +79,8 @@ class Rule(_Model):
 
     ``*_contains`` tests are case-sensitive substring tests. ``times`` None means
     unlimited; otherwise the rule is skipped after it matched ``times`` times.
-    ``latency_seconds`` delays the answer (cut short if the client disconnects).
+    ``latency_seconds`` delays the answer (cut short if the client disconnects; a reset that
+    clears the rules ends every delay in progress with a 503, so a test leaves nothing held).
     """
 
     name: str | None = None

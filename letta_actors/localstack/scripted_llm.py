@@ -73,6 +73,19 @@ class ScriptedLLM:
         self.rules = RuleBook(rules)
         self.recorder = Recorder(max_recorded_requests)
         self.embedding_dimensions = embedding_dimensions
+        self._release: anyio.Event | None = None
+
+    def release_signal(self) -> anyio.Event:
+        """Set when the answers held now (``latency_seconds``) are to be released."""
+        if self._release is None:
+            self._release = anyio.Event()
+        return self._release
+
+    def release_held(self) -> None:
+        """End every delay in progress now: those requests are answered 503 at once."""
+        if self._release is not None:
+            self._release.set()
+            self._release = None
 
 
 async def _read_json(request: Request) -> Any:
@@ -86,24 +99,33 @@ class _BadRequest(Exception):
     pass
 
 
-async def _sleep_unless_disconnected(request: Request, seconds: float) -> bool:
-    """Sleep ``seconds``; return True early if the client disconnected meanwhile."""
-    disconnected = False
+async def _delay(request: Request, seconds: float, release: anyio.Event) -> str | None:
+    """Sleep ``seconds``; end early with ``"disconnected"`` if the client went away, or with
+    ``"released"`` when ``release`` is set (a reset that clears the rules); None after the
+    full delay."""
+    ended: str | None = None
     async with anyio.create_task_group() as tg:
 
         async def watch() -> None:
-            nonlocal disconnected
+            nonlocal ended
             while True:
                 message = await request.receive()
                 if message["type"] == "http.disconnect":
-                    disconnected = True
+                    ended = "disconnected"
                     tg.cancel_scope.cancel()
                     return
 
+        async def released() -> None:
+            nonlocal ended
+            await release.wait()
+            ended = "released"
+            tg.cancel_scope.cancel()
+
         tg.start_soon(watch)
+        tg.start_soon(released)
         await anyio.sleep(seconds)
         tg.cancel_scope.cancel()
-    return disconnected
+    return ended
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -168,12 +190,17 @@ def create_app(llm: ScriptedLLM | None = None) -> Starlette:
         state.recorder.enter()
         try:
             rule = state.rules.pick(view)
-            if rule.latency_seconds > 0 and await _sleep_unless_disconnected(
-                request, rule.latency_seconds
-            ):
+            ended = None
+            if rule.latency_seconds > 0:
+                ended = await _delay(request, rule.latency_seconds, state.release_signal())
+            if ended == "disconnected":
                 state.recorder.finish(rec, 499, rule.name)
                 return Response(status_code=499)
-            response = _answer(rule, view, body, rec.number)
+            response: Response
+            if ended == "released":
+                response = _error(503, "the held answer was released by a reset")
+            else:
+                response = _answer(rule, view, body, rec.number)
             state.recorder.finish(rec, response.status_code, rule.name)
             return response
         finally:
@@ -218,6 +245,7 @@ def create_app(llm: ScriptedLLM | None = None) -> Starlette:
         state.recorder.reset()
         if request.query_params.get("rules", "false").lower() == "true":
             state.rules.clear()
+            state.release_held()
         return JSONResponse(state.recorder.stats().model_dump())
 
     async def wait(request: Request) -> Response:
