@@ -81,7 +81,8 @@ class AskRequest(_Body):
     default the team's ``ask_timeout``, at most ``api.max_ask_timeout``)."""
 
     message: Json
-    timeout: float | None = Field(default=None, gt=0)
+    # Strict: a number (an integer is fine); ``true`` or ``"5"`` are refused, as ``ask`` does.
+    timeout: Annotated[float, Field(gt=0, strict=True)] | None = None
 
 
 class TellRequest(_Body):

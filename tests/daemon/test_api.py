@@ -58,7 +58,8 @@ async def test_errors(team: Team) -> None:
         unknown = await client.post("/v1/agents/nobody/ask", json={"message": "x"})
         assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_agent"
         for bad in ({}, {"message": "x", "timeout": -1}, {"message": "x", "extra": 1},
-                    {"message": "x", "timeout": 1e9}):  # fmt: skip
+                    {"message": "x", "timeout": 1e9}, {"message": "x", "timeout": True},
+                    {"message": "x", "timeout": "5"}):  # fmt: skip
             response = await client.post("/v1/agents/echo/ask", json=bad)
             assert response.status_code == 422, bad
             assert response.json()["error"] == "invalid_request"
