@@ -83,9 +83,9 @@ async def test_user_message_round_trip(
     assert resp.usage.total_tokens > 0
     history = await client.agents.messages.list(agent_id=agent_id, limit=10, order="desc")
     assert otid in [m.otid for m in history.items if m.message_type == "user_message"]
-    recorded = scripted_llm.requests()
-    assert recorded[-1].view is not None
-    assert agent_token in recorded[-1].view.system
+    # This agent's requests (a straggler of an earlier test's agent may be recorded too).
+    ours = [r for r in scripted_llm.requests() if r.view and agent_token in r.view.system]
+    assert ours and all(r.status == 200 for r in ours)
 
 
 async def test_client_tool_approval_round_trip(
