@@ -372,7 +372,7 @@ class Team:
         and ``message_id``, which becomes the envelope's id)."""
         name = self._agent(agent)
         async with self._work():
-            if name not in self.system.registry:
+            if self.system.info(name) is None:
                 raise ActorNotFound(name)
             await self.system.bus.tell(name, message, message_id=message_id)
 
