@@ -54,7 +54,7 @@ class ActorInfo:
             mailbox_capacity=cell.mailbox.capacity,
             overflow=cell.mailbox.overflow,
             stats=cell.stats,
-            is_supervisor=None if instance is None else instance.is_supervisor,
+            is_supervisor=cell.is_supervisor,
             current=envelope.payload if envelope is not None else None,
             description=description if isinstance(description, str) and description else None,
             actor=instance,
