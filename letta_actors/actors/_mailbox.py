@@ -195,6 +195,11 @@ class Mailbox:
         """Accept messages again (a stopped actor started anew under the same name)."""
         self.closed = False
 
+    def settle(self, envelope: Envelope) -> None:
+        """The consumer is done with ``envelope`` (handled, replied, failed for good or
+        dead-lettered); called once per envelope taken, a redelivery not counting. A no-op: a
+        mailbox that persists its queue overrides it to forget the envelope."""
+
     def drain(self) -> list[Envelope]:
         """Remove and return everything queued."""
         items = list(self.queued)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 from anyio.abc import TaskGroup
 
-from ..actors._actor import Actor
+from ..actors import Actor
 from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
 from ..errors import ActorNotFound, SystemStopped
 from ..metrics import SystemMetrics
@@ -372,7 +372,7 @@ class Team:
         and ``message_id``, which becomes the envelope's id)."""
         name = self._agent(agent)
         async with self._work():
-            if self.system.cell(name) is None:
+            if self.system.info(name) is None:
                 raise ActorNotFound(name)
             await self.system.bus.tell(name, message, message_id=message_id)
 
@@ -430,9 +430,8 @@ class Team:
         on now (a summary of the message it is handling, if any)."""
         out: list[dict[str, Any]] = []
         for info in self.system.actors():
-            cell = self.system.cell(info.name)
-            current = cell.current if cell is not None else None
             stats = info.stats
+            working = info.current
             out.append(
                 {
                     "name": info.name,
@@ -445,7 +444,7 @@ class Team:
                     "restarts": stats.restarts,
                     "processed": stats.processed,
                     "failed": stats.failed,
-                    "working_on": summarize(current.payload, 120) if current is not None else None,
+                    "working_on": None if working is None else summarize(working, 120),
                 }
             )
         return out

@@ -30,17 +30,14 @@ import anyio.lowlevel
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
-from ..actors._cell import ActorState, DeadLetterReason
-from ..actors._info import ActorInfo
-from ..actors._stats import BUCKETS, ActorStats
-from ..supervisors._supervisor import Supervisor
+from ..actors import BUCKETS, ActorInfo, ActorState, ActorStats, DeadLetterReason
 from . import _catalog as c
 from ._family import Family, Labels
 from ._index import CHUNK, Members, Registry, supervises
 from ._totals import COUNTERS, LettaTotals, Totals
 
 if TYPE_CHECKING:
-    from ..actors._cell import ActorCell
+    from ..actors import ActorCell
     from ..system import ActorSystem
 
 log = logging.getLogger("letta_actors.metrics")
@@ -255,16 +252,9 @@ class SystemCollector:
 
     def _cells(self) -> list[ActorCell]:
         # The cells themselves: an ActorInfo per actor per scrape (system.actors()) would cost
-        # more than the rest of the scrape. In the event loop this cannot race; from a foreign
-        # thread (a registry scraped by prometheus-client's threaded server) the registry dict
-        # may change size mid-copy.
-        registry = self.system._cells
-        for _ in range(10):
-            try:
-                return list(registry.values())
-            except RuntimeError:  # dictionary changed size during iteration
-                continue
-        return list(registry.values())
+        # more than the rest of the scrape. Safe from a foreign thread (a registry scraped by
+        # prometheus-client's threaded server).
+        return self.system.registry.cells()
 
     def _update(self) -> Registry:
         """The registry as of now (only what changed since the last scrape is looked at)."""
@@ -318,10 +308,9 @@ class SystemCollector:
         known = self._supervisors.get(key)
         if known is not None:
             return known
-        instance = cell.instance
-        if instance is None:
+        result = cell.is_supervisor
+        if result is None:
             return None
-        result = isinstance(instance, Supervisor)
         self._supervisors[key] = result
         return result
 

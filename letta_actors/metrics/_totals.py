@@ -6,7 +6,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from ..actors._stats import BUCKETS, ActorStats, LettaStats
+from ..actors import BUCKETS, ActorStats, LettaStats
 
 if TYPE_CHECKING:
     from ._index import Members

@@ -253,10 +253,10 @@ class Orchestrator:
 
     def _check(self, note: Callable[..., Any]) -> None:
         spec = self.spec
-        cell = self.system.cell(spec.orchestrator)
-        if cell is None:
+        info = self.system.info(spec.orchestrator)
+        if info is None:
             raise LookupError(f"no actor {spec.orchestrator!r} (the orchestrator)")
-        instance = cell.instance
+        instance = info.actor
         if instance is not None and not isinstance(instance, OrchestratorAgent):
             raise TypeError(
                 f"{spec.orchestrator!r} is a {type(instance).__name__}, not an OrchestratorAgent"
