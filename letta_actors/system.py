@@ -20,7 +20,7 @@ from .actors._context import current_cell
 from .actors._crashes import cancelled_from_outside, is_cancellation
 from .actors._envelope import Envelope
 from .actors._info import ActorInfo
-from .actors._mailbox import MailboxConfig
+from .actors._mailbox import Mailbox, MailboxConfig
 from .actors._ref import ActorRef
 from .actors._tracing import Tracer
 from .bus._bus import Bus
@@ -36,6 +36,8 @@ from .supervisors._supervisor import Supervisor
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+MailboxFactory = Callable[[str, MailboxConfig, Callable[[], anyio.Event]], Mailbox]
 
 Msg = TypeVar("Msg")
 Reply = TypeVar("Reply")
@@ -129,6 +131,9 @@ class ActorSystem:
         self.event_factory: Callable[[], anyio.Event] = anyio.Event
         #: The tracing hook (``letta_actors.tracing`` installs one); ``None``: no tracing.
         self.tracer: Tracer | None = None
+        #: Makes each actor's mailbox from its name, config and event factory; replaced before
+        #: the block is entered to give some actors another kind (``letta_actors.durable``).
+        self.mailbox_factory: MailboxFactory = Mailbox
 
     # -- lifecycle ------------------------------------------------------------------------
 

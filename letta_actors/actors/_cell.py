@@ -100,7 +100,7 @@ class ActorCell:
         self.system = system
         self.name = name
         self.factory = factory
-        self.mailbox = Mailbox(name, mailbox, system.event_factory)
+        self.mailbox: Mailbox = system.mailbox_factory(name, mailbox, system.event_factory)
         self.stats = ActorStats()
         self.shutdown = shutdown  # None: the instance class's default_shutdown
         self.parent = parent
@@ -224,6 +224,7 @@ class ActorCell:
             reply = envelope.reply_to
             if reply is not None and reply.abandoned:
                 stats.expired += 1
+                mailbox.settle(envelope)
                 continue
             self.current = envelope
             if reply is not None:
@@ -243,6 +244,7 @@ class ActorCell:
                         result = await handle(envelope.payload)
                     if reply.scope.cancelled_caught:
                         stats.cancelled += 1
+                        mailbox.settle(envelope)
                         continue
                 else:
                     result = await handle(envelope.payload)
@@ -280,6 +282,7 @@ class ActorCell:
             stats.processed += 1
             if reply is not None and not self._deferred:
                 reply.set_result(result)
+            mailbox.settle(envelope)
 
     def _system_stopped(self, cause: BaseException) -> SystemStopped:
         error = SystemStopped(
@@ -307,8 +310,10 @@ class ActorCell:
         elif envelope.attempt < self.max_attempts:
             envelope.attempt += 1
             self.mailbox.put_front(envelope)
+            return  # not done with: handled again
         else:
             self.system.dead_letters.record(envelope, DeadLetterReason.HANDLER_FAILED, exc)
+        self.mailbox.settle(envelope)
 
     def unprocessed(self, envelope: Envelope, reason: DeadLetterReason) -> None:
         """Account for a message this actor will never handle: fail its ask, or dead-letter it."""
@@ -316,6 +321,7 @@ class ActorCell:
         if reply is not None:
             reply.set_error(ActorStopped(self.name, "stopped before replying"))
         self.system.dead_letters.record(envelope, reason)
+        self.mailbox.settle(envelope)
 
     def defer_reply(self) -> ReplySlot:
         current = self.current
