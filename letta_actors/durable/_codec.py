@@ -118,7 +118,7 @@ def _check_json(value: Any, recipient: str, where: str) -> None:
             _check_json(item, recipient, f"{where}[{key!r}]")
         return
     raise TypeError(
-        f"message to {recipient!r} cannot be stored: {where} is a {kind.__qualname__}; a "
+        f"message to {recipient!r} cannot be stored: {where} has type {kind.__qualname__}; a "
         f"durable mailbox takes JSON values (str, int, float, bool, None, list, dict with str "
         f"keys) and registered pydantic models"
     )

@@ -49,7 +49,6 @@ class Mailboxes:
         self,
         store: DurableStore,
         actors: Collection[str] | Callable[[str], bool],
-        pending: dict[str, Rows],
     ) -> None:
         if callable(actors):
             self._select = actors
@@ -58,18 +57,22 @@ class Mailboxes:
         else:
             self._select = frozenset(actors).__contains__
         self.store = store
-        self._pending = pending
+        self._pending: dict[str, Rows] = {}
 
     def __call__(
         self, name: str, config: MailboxConfig, event_factory: Callable[[], anyio.Event]
     ) -> Mailbox:
-        if name != ROOT and self._select(name):
+        if self.selects(name):
             return DurableMailbox(name, config, event_factory, self)
         return Mailbox(name, config, event_factory)
 
-    def waiting(self) -> dict[str, int]:
-        """Stored messages per actor that no running mailbox holds (actors not started yet)."""
-        return {name: len(rows) for name, rows in self._pending.items() if rows}
+    def waiting(self) -> list[str]:
+        """The actors with stored messages no mailbox has taken (not started yet)."""
+        return [name for name, rows in self._pending.items() if rows]
+
+    def selects(self, name: str) -> bool:
+        """Whether the actor ``name`` gets a durable mailbox."""
+        return name != ROOT and self._select(name)
 
     def take(self, name: str) -> Rows:
         """The stored messages left for ``name``, oldest first (each handed out once)."""

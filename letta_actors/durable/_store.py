@@ -293,11 +293,17 @@ class DurableStore:
                 "attach the store before entering the system, to a system without another "
                 "mailbox factory"
             )
-        pending: dict[str, list[tuple[int, Envelope]]] = {}
+        mailboxes = Mailboxes(self, actors)
         for seq, envelope in await self.pending():
-            pending.setdefault(envelope.recipient, []).append((seq, envelope))
+            mailboxes.keep(envelope.recipient, [(seq, envelope)])
         self._attached = True
-        system.mailbox_factory = Mailboxes(self, actors, pending)
+        system.mailbox_factory = mailboxes
+        unselected = [name for name in mailboxes.waiting() if not mailboxes.selects(name)]
+        if unselected:
+            log.warning(
+                "%s: stored messages for %s, which get no durable mailbox: kept in the store",
+                self.path, ", ".join(sorted(unselected)),
+            )  # fmt: skip
 
     # -- run records ----------------------------------------------------------------------
 
