@@ -140,10 +140,11 @@ class DurableStore:
 
     def _connect(self) -> tuple[sqlite3.Connection, int]:
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path, timeout=2.0, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the durable store {str(self.path)!r}: {exc}") from exc
         try:
             conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # before WAL: no shared memory
