@@ -23,6 +23,7 @@ import anyio
 from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
+from ..actors._checks import seconds
 from ..actors._envelope import Envelope
 from ..actors._mailbox import Mailbox
 from ._codec import Codec
@@ -72,6 +73,9 @@ class DurableStore:
       ``register``); other payloads must be plain JSON.
     - ``sync``: ``"normal"`` (default) keeps every commit across a crash of the process (SIGKILL,
       OOM kill); ``"full"`` also across a power loss or OS crash, with an ``fsync`` per commit.
+    - ``ack_delay``: seconds an acknowledgement (or a run record) may wait for a stored message
+      to share its commit (default 5 ms). A crash loses at most that much of them: those
+      messages are delivered again.
 
     Entering opens (or creates) the file and starts the writer; leaving writes what is queued,
     then closes it. Raises :class:`StoreError` when the file is locked by another process or is
@@ -84,14 +88,17 @@ class DurableStore:
         *,
         models: Collection[type[BaseModel]] = (),
         sync: Sync = "normal",
+        ack_delay: float = 0.005,
     ) -> None:
         if sync not in ("normal", "full"):
             raise ValueError(f"sync must be 'normal' or 'full', got {sync!r}")
+        self.ack_delay = seconds(ack_delay, "ack_delay")
         self.path = Path(path)
         self.sync = sync
         self.codec = Codec(list(models))
         self._conn: sqlite3.Connection | None = None
         self._queue: list[_Write] = []
+        self._urgent = False  # a write someone waits for is queued
         self._wake: anyio.Event | None = None
         self._tg: TaskGroup | None = None
         self._limiter: anyio.CapacityLimiter | None = None  # one user of the connection
@@ -175,6 +182,8 @@ class DurableStore:
         if not self._open:
             raise StoreError(f"the durable store {str(self.path)!r} is closed")
         self._queue.append(write)
+        if write.done is not None:
+            self._urgent = True
         self._poke()
 
     async def _writer(self) -> None:
@@ -182,14 +191,24 @@ class DurableStore:
             if not self._queue:
                 if not self._open:
                     return
-                self._wake = anyio.Event()
-                await self._wake.wait()
+                await self._woken()
                 continue
+            if not self._urgent:
+                # Nobody waits on these writes (acks, run records): give the next awaited one
+                # a moment to join them (one commit for both), then write them anyway.
+                with anyio.move_on_after(self.ack_delay):
+                    while not self._urgent and self._open:
+                        await self._woken()
             await self._write_queued()
+
+    async def _woken(self) -> None:
+        self._wake = anyio.Event()
+        await self._wake.wait()
 
     async def _write_queued(self) -> None:
         """Commit what is queued in one transaction, then wake those waiting for it."""
         batch, self._queue = self._queue, []
+        self._urgent = False
         error: BaseException | None = None
         try:
             await anyio.to_thread.run_sync(self._commit, batch, limiter=self._limiter)
