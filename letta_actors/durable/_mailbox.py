@@ -9,8 +9,9 @@ A :class:`DurableMailbox` keeps the in-memory queue of :class:`~letta_actors.act
   because its handling failed) it is acknowledged, i.e. deleted from the store; a message the
   overflow policy drops is acknowledged too;
 - what the actor did not get to handle because it stopped (cancelled at its stop deadline, or
-  still queued) stays stored: the next start of an actor of that name (in this process, or in
-  the next one on the same file) gets it first, oldest first, before any new message.
+  still queued) stays stored: the next instance after a restart, or the next start of an actor
+  of that name (in this process, or in the next one on the same file) gets it first, oldest
+  first, before any new message.
 
 Asks, runtime notifications (``Terminated``, a supervisor's own messages) and dead-letter
 notifications stay in memory only: their waiting caller, or the process they describe, does
@@ -95,7 +96,7 @@ class DurableMailbox(Mailbox):
 
     fast_path: ClassVar[bool] = False
 
-    __slots__ = ("_owner", "_rows", "_storing")
+    __slots__ = ("_owner", "_requeued", "_rows", "_storing")
 
     def __init__(
         self,
@@ -109,6 +110,8 @@ class DurableMailbox(Mailbox):
         #: The sequence number in the store of each queued (or being handled) stored message.
         self._rows: dict[Envelope, int] = {}
         self._storing = 0  # tells being stored: they have room reserved
+        #: Put back at the head by :meth:`settle` after a cancelled handling.
+        self._requeued: set[Envelope] = set()
         self._restore()
 
     def _restore(self) -> None:
@@ -204,23 +207,29 @@ class DurableMailbox(Mailbox):
     def settle(self, envelope: Envelope) -> None:
         """Acknowledge ``envelope`` (handled, or dead-lettered after its handling failed), unless
         its handling was cut short by a stop (a cancellation from outside): then it stays
-        stored and goes to the next start of this actor."""
-        seq = self._rows.pop(envelope, None)
+        stored, back at the head of the queue, for the next instance (after a restart) or the
+        next start (the queue is drained and kept when the actor stops)."""
+        seq = self._rows.get(envelope)
         if seq is None:
             return
         if cancelled_from_outside():
-            self._owner.keep(self.name, [(seq, envelope)])
+            self._requeued.add(envelope)  # dead-lettered (cancelled) already
+            self.put_front(envelope)
         else:
+            del self._rows[envelope]
+            self._requeued.discard(envelope)
             self._owner.store.ack(self.name, seq)
 
     def drain(self) -> list[Envelope]:
-        """Remove and return everything queued (the cell dead-letters it as not processed);
-        the stored ones stay stored, for the next start of this actor."""
+        """Remove everything queued and return it (the cell dead-letters it as not processed)
+        but the messages cut short by this stop (dead-lettered already); the stored ones stay
+        stored, for the next start of this actor."""
         items = super().drain()
         kept = [(self._rows.pop(e), e) for e in items if e in self._rows]
         if kept:
             self._owner.keep(self.name, kept)
-        return items
+        requeued, self._requeued = self._requeued, set()
+        return [e for e in items if e not in requeued]
 
     def reopen(self) -> None:
         """Accept messages again, starting with the stored ones left by the last stop."""

@@ -285,3 +285,44 @@ async def test_attach_is_refused_when_it_cannot_apply(tmp_path: Path) -> None:
         await store.attach(system, ["a"])
         with pytest.raises(RuntimeError, match="attached to a system already"):
             await store.attach(ActorSystem(), ["a"])
+
+
+async def test_a_message_cut_short_by_a_sibling_restart_goes_to_the_next_instance(
+    tmp_path: Path,
+) -> None:
+    seen: list[Any] = []
+    instances: list[int] = []
+    busy = anyio.Event()
+    finished = anyio.Event()
+
+    class Worker(Actor):
+        def __init__(self) -> None:
+            instances.append(1)
+            self.first = len(instances) == 1
+
+        async def receive(self, message: Any) -> Any:
+            seen.append(message)
+            if message == "block" and self.first:
+                busy.set()
+                await anyio.sleep_forever()  # until the restart cancels it
+            if message == "next":
+                finished.set()
+
+    class Crasher(Actor):
+        async def receive(self, message: Any) -> Any:
+            raise ValueError("crash")
+
+    async with DurableStore(tmp_path / "team.db") as store:
+        system = ActorSystem(strategy="one_for_all")
+        await store.attach(system, ["worker"])
+        async with system:
+            worker = await system.spawn(Worker, name="worker", shutdown=0.05)
+            crasher = await system.spawn(Crasher, name="crasher")
+            await worker.tell("block")
+            await worker.tell("next")
+            await busy.wait()
+            await crasher.tell("crash")  # one_for_all: the worker is restarted too
+            await finished.wait()
+            assert len(instances) == 2
+            assert seen == ["block", "block", "next"]  # at-least-once: handled again
+            assert await store.pending() == []
