@@ -31,12 +31,10 @@ from ..actors._envelope import Envelope
 from ..actors._mailbox import Mailbox, MailboxConfig
 from ..bus._dead_letters import DEAD_LETTERS_TOPIC
 from ..errors import ActorStopped, MailboxFull
+from ..system import ROOT
 
 if TYPE_CHECKING:
     from ._store import DurableStore
-
-#: The root supervisor's name (its mailbox is never durable).
-ROOT = "root"
 
 Rows = list[tuple[int, Envelope]]
 
