@@ -23,6 +23,7 @@ from .actors import (
     ActorInfo,
     ActorRef,
     ActorRegistry,
+    Mailbox,
     MailboxConfig,
     Tracer,
     cancelled_from_outside,
@@ -46,6 +47,8 @@ from .supervisors import (
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+MailboxFactory = Callable[[str, MailboxConfig, Callable[[], anyio.Event]], Mailbox]
 
 Msg = TypeVar("Msg")
 Reply = TypeVar("Reply")
@@ -137,6 +140,9 @@ class ActorSystem:
         self.event_factory: Callable[[], anyio.Event] = anyio.Event
         #: The tracing hook (``letta_actors.tracing`` installs one); ``None``: no tracing.
         self.tracer: Tracer | None = None
+        #: Makes each actor's mailbox from its name, config and event factory; replaced before
+        #: the block is entered to give some actors another kind (``letta_actors.durable``).
+        self.mailbox_factory: MailboxFactory = Mailbox
 
     @property
     def retire_listeners(self) -> list[Callable[[ActorInfo], None]]:

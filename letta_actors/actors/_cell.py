@@ -89,7 +89,7 @@ class ActorCell:
         self.system = system
         self.name = name
         self.factory = factory
-        self.mailbox = Mailbox(name, mailbox, system.event_factory)
+        self.mailbox: Mailbox = system.mailbox_factory(name, mailbox, system.event_factory)
         self.stats = ActorStats()
         self.shutdown = shutdown  # None: the instance class's default_shutdown
         self.parent = parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import ClassVar, Literal
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +41,10 @@ class Mailbox:
     It outlives actor instances: a supervisor restart keeps the mailbox and its queued messages.
     ``close()`` refuses new messages (:class:`ActorStopped`) while the consumer drains the rest.
     """
+
+    #: The bus appends to :attr:`queued` itself (inlined ``try_put``) only when this is True; a
+    #: subclass that must see every tell (a durable mailbox) sets it to False.
+    fast_path: ClassVar[bool] = True
 
     __slots__ = (
         "_event", "capacity", "closed", "getter", "interrupted", "name", "overflow", "putters",

@@ -158,7 +158,8 @@ class Bus:
         else:
             mailbox = cell.mailbox
             queued = mailbox.queued
-            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
+            # Mailbox.try_put, inlined (for mailboxes that let the bus append)
+            if len(queued) < mailbox.capacity and not mailbox.closed and mailbox.fast_path:
                 queued.append(envelope)
                 if mailbox.getter is not None:
                     mailbox.wake_getter()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..actors import MailboxConfig
 from ..actors.letta import AgentOptions
+from ..durable import StoreSection
 from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
@@ -242,6 +243,7 @@ class TeamConfig(_Section):
     metrics: MetricsSection = MetricsSection()
     logging: LoggingSection = LoggingSection()
     tracing: TracingSection = TracingSection()
+    store: StoreSection | None = None  # durable mailboxes and runs: letta_actors.durable
 
     @model_validator(mode="before")
     @classmethod

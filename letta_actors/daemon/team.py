@@ -40,7 +40,7 @@ from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
 from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig, TracingSection
 from .loader import ConfigError, ConfigIssue
-from .runs import RunEntry, RunStore
+from .runs import RunEntry, RunStore, open_store
 
 if TYPE_CHECKING:
     from ..tracing import SystemTracing
@@ -212,6 +212,9 @@ class Team:
             )
             if config.tracing.enabled:  # closed after the system stopped: its spans export
                 stack.enter_context(trace_team(system, config.tracing, self.env))
+            if config.store is not None:  # durable mailboxes and run records, closed last
+                await open_store(stack, config.store, system, self.runs, config.agents,
+                                 self.base_dir)  # fmt: skip
             self._system = await stack.enter_async_context(system)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.push_async_callback(self.cancel_runs)  # runs first, then the task group
