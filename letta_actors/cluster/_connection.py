@@ -68,6 +68,8 @@ class ClusterConnection:
             log.debug("nats error (%s): %s", settings.node, exc)
 
         async def on_disconnected() -> None:
+            if client.is_closed:  # closed on purpose
+                return
             log.warning("node %s lost its NATS connection; reconnecting", settings.node)
 
         async def on_reconnected() -> None:

@@ -34,7 +34,13 @@ from typing import Any, Literal
 import anyio
 import nats.errors
 from anyio.abc import TaskStatus
-from nats.js.errors import APIError, BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 from nats.js.kv import KeyValue
 
 from ._connection import ClusterConnection
@@ -232,18 +238,23 @@ class Leases:
                 tg.start_soon(self.release, name)
 
     async def owners(self) -> dict[str, str]:
-        """Every live lease of the bucket: name -> holder. Raises :class:`ClusterUnavailable`."""
+        """Every live lease of the bucket: name -> holder. Raises :class:`ClusterUnavailable`.
+
+        Read from the stream's subjects and one ``get`` per key (nats-py's ``keys()`` and
+        ``watchall()`` can report an empty bucket when a value arrives during their set-up).
+        """
+        prefix = f"$KV.{self.bucket}."
         found: dict[str, str] = {}
         with unavailable_as(f"listing bucket {self.bucket}"):
-            watcher = await self.kv.watchall(ignore_deletes=True)
-            try:
-                async for entry in watcher:
-                    if entry is None:
-                        break
-                    if entry.value:
-                        found[from_key(entry.key)] = _holder_of(entry.value)
-            finally:
-                await watcher.stop()  # type: ignore[no-untyped-call]
+            info = await self.conn.js.stream_info(f"KV_{self.bucket}", subjects_filter=f"{prefix}>")
+            for subject in info.state.subjects or {}:
+                key = subject[len(prefix) :]
+                try:
+                    entry = await self.kv.get(key)
+                except (KeyNotFoundError, KeyDeletedError):  # released or expired meanwhile
+                    continue
+                if entry.value:
+                    found[from_key(key)] = _holder_of(entry.value)
         return found
 
     # -- renewal -------------------------------------------------------------------------------
