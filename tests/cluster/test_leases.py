@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -18,7 +19,7 @@ from letta_actors.cluster import (
     NodeNameTaken,
 )
 
-from .helpers import DEADLINE, LONG, SHORT, acquire_when_free, settings
+from .helpers import DEADLINE, LONG, SHORT, acquire_when_free, settings, signal_process
 
 pytestmark = pytest.mark.anyio
 
@@ -193,3 +194,24 @@ async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
 
         for wait in waits:
             tg.start_soon(run, wait)
+
+
+async def test_a_holder_cut_off_from_nats_past_its_ttl_drops_the_lease_by_itself(
+    nats_server: LocalNatsServer,
+) -> None:
+    rec = Recorder()
+    async with node_leases(nats_server, "a", recorder=rec) as a, anyio.create_task_group() as tg:
+        assert await a.acquire("writer")
+        await tg.start(a.run)
+        signal_process(nats_server.pid, signal.SIGSTOP)  # NATS answers nothing from now on
+        try:
+            with anyio.fail_after(DEADLINE):
+                await rec.lost.wait()  # found out from its own clock, not from NATS
+            assert [(x.name, x.reason) for x in rec.losses] == [("writer", "expired")]
+            assert not a.holds("writer")
+        finally:
+            signal_process(nats_server.pid, signal.SIGCONT)
+        with anyio.fail_after(DEADLINE):
+            await acquire_when_free(a, "writer")  # once the server forgot the old one
+        assert await a.owners() == {"writer": "a"}
+        tg.cancel_scope.cancel()
