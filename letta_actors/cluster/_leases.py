@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import anyio
 import nats.errors
@@ -46,7 +46,7 @@ from nats.js.kv import KeyValue
 from ._connection import ClusterConnection
 from ._errors import ClusterConfigError, ClusterUnavailable
 from ._keys import from_key, to_key
-from ._settings import LeaseSettings
+from ._settings import ClusterSettings, LeaseSettings
 
 log = logging.getLogger("letta_actors.cluster")
 
@@ -135,6 +135,26 @@ class Leases:
             {"holder": holder, "host": socket.gethostname(), "pid": os.getpid()}
         ).encode()
 
+    @classmethod
+    def of_node(
+        cls,
+        conn: ClusterConnection,
+        settings: ClusterSettings,
+        kind: str,
+        *,
+        on_lost: Callable[[LeaseLoss], None] | None = None,
+        clock: Clock = lease_clock,
+    ) -> Self:
+        """The leases node ``settings.node`` holds in the bucket ``<bucket_prefix>_<kind>``."""
+        return cls(
+            conn,
+            bucket=f"{settings.bucket_prefix}_{kind}",
+            holder=settings.node,
+            settings=settings.leases,
+            on_lost=on_lost,
+            clock=clock,
+        )
+
     async def open(self) -> None:
         """Bind to the bucket, creating it with the TTL if absent. Raises
         :class:`ClusterConfigError` if it exists with another TTL (nodes must agree)."""
@@ -206,14 +226,20 @@ class Leases:
         Raises :class:`ClusterUnavailable` if NATS does not answer."""
         if self.holds(name):
             return True
-        sent = self.clock()
-        with unavailable_as(f"acquiring the lease on {name}"):
-            try:
-                revision = await self.kv.create(to_key(name), self._value)
-            except KeyWrongLastSequenceError:
-                return False
-        self._held[name] = _Held(revision, sent)
-        return True
+        for _ in range(2):
+            sent = self.clock()
+            with unavailable_as(f"acquiring the lease on {name}"):
+                try:
+                    revision = await self.kv.create(to_key(name), self._value)
+                except KeyWrongLastSequenceError:
+                    return False
+                except KeyNotFoundError:
+                    # nats-py's create found the key taken, then gone when it looked (it
+                    # expired in between): try once more.
+                    continue
+            self._held[name] = _Held(revision, sent)
+            return True
+        return False
 
     async def release(self, name: str) -> None:
         """Give the lease up (graceful hand-over): dropped here first, then deleted in the

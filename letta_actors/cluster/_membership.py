@@ -31,14 +31,7 @@ class Membership:
         clock: Clock = lease_clock,
     ) -> None:
         self.node = settings.node
-        self.leases = Leases(
-            conn,
-            bucket=f"{settings.bucket_prefix}_nodes",
-            holder=settings.node,
-            settings=settings.leases,
-            on_lost=on_lost,
-            clock=clock,
-        )
+        self.leases = Leases.of_node(conn, settings, "nodes", on_lost=on_lost, clock=clock)
 
     async def join(self) -> None:
         """Take this node's name. Raises :class:`NodeNameTaken` if a live node has it, or

@@ -58,14 +58,7 @@ class ClusterNode:
         self.on_acquired = on_acquired
         self.on_lost = on_lost
         self.membership = Membership(conn, settings, on_lost=self._membership_lost, clock=clock)
-        self.leases = Leases(
-            conn,
-            bucket=f"{settings.bucket_prefix}_leases",
-            holder=settings.node,
-            settings=settings.leases,
-            on_lost=on_lost,
-            clock=clock,
-        )
+        self.leases = Leases.of_node(conn, settings, "leases", on_lost=on_lost, clock=clock)
 
     def owns(self, actor: str) -> bool:
         """Whether this node may handle ``actor`` now (see :meth:`Leases.holds`)."""
