@@ -40,6 +40,7 @@ from nats.js.errors import (
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
+    ServiceUnavailableError,
 )
 from nats.js.kv import KeyValue
 
@@ -55,8 +56,10 @@ Clock = Callable[[], float]
 #: JetStream's "wrong last sequence" error codes (a compare-and-set mismatch).
 _CAS_MISMATCH = (10071, 10164)
 
-#: nats-py errors that mean "NATS did not answer" (as opposed to "it said no").
+#: nats-py errors that mean "NATS did not answer" (as opposed to "it said no"); JetStream
+#: answers 503 for a while after the server (re)starts.
 UNAVAILABLE: tuple[type[Exception], ...] = (
+    ServiceUnavailableError,
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
     nats.errors.ConnectionClosedError,

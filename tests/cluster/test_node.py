@@ -135,3 +135,16 @@ async def test_leave_hands_everything_back_at_once(nats_server: LocalNatsServer)
         )
         with anyio.fail_after(DEADLINE):
             await c.settled_on(["n1"])
+
+
+async def test_nodes_carry_on_after_a_nats_server_restart(nats_server: LocalNatsServer) -> None:
+    async with cluster(nats_server) as c:
+        await c.start("n1")
+        await c.start("n2")
+        with anyio.fail_after(DEADLINE):
+            await c.settled_on(["n1", "n2"])
+        await anyio.to_thread.run_sync(nats_server.restart)
+        await c.start("n3")  # the running nodes must see it and hand over, as before
+        with anyio.fail_after(DEADLINE):
+            await c.settled_on(["n1", "n2", "n3"])
+        assert all(node.membership.alive for node in c.nodes.values())
