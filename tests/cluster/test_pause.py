@@ -85,6 +85,11 @@ class NodeA:
             renewing.cancel()
 
 
+async def wait(event: threading.Event) -> None:
+    """Wait for a thread's event; cancellable (by the test's deadline)."""
+    await anyio.to_thread.run_sync(event.wait, abandon_on_cancel=True)
+
+
 def overlaps(a: list[Interval], b: list[Interval]) -> list[tuple[Interval, Interval]]:
     return [(x, y) for x in a for y in b if x[0] <= y[1] and y[0] <= x[1]]
 
@@ -97,10 +102,10 @@ async def test_a_paused_holder_drops_the_lease_on_resume_before_handling(
     resume = threading.Event()
     try:
         with anyio.fail_after(DEADLINE):
-            await anyio.to_thread.run_sync(a.holding.wait)
+            await wait(a.holding)
             assert not a.errors, a.errors
             a.send("before the pause")
-            await anyio.to_thread.run_sync(a.handled.wait)
+            await wait(a.handled)
 
             a.call(resume.wait)  # A's whole loop stops here, renewals and all
             a.send("sent during the pause")
@@ -117,13 +122,15 @@ async def test_a_paused_holder_drops_the_lease_on_resume_before_handling(
                     b_intervals.append((start, time.monotonic()))
 
                 resume.set()
-                await anyio.to_thread.run_sync(a.refused_one.wait)
+                await wait(a.refused_one)
                 a.send("after the pause")
                 a.send("stop")
-                await anyio.to_thread.run_sync(a.thread.join)
+                await anyio.to_thread.run_sync(a.thread.join, abandon_on_cancel=True)
                 assert b.holds(ACTOR)
     finally:
         resume.set()
+        if a.loop is not None and a.thread.is_alive():
+            a.send("stop")
         a.thread.join(DEADLINE)
     assert not a.errors, a.errors
     assert len(a.intervals) == 1
