@@ -253,12 +253,12 @@ class Leases:
             return
         try:
             await self.kv.delete(to_key(name), last=held.revision)
-        except (KeyWrongLastSequenceError, APIError) as exc:
-            if isinstance(exc, APIError) and exc.err_code not in _CAS_MISMATCH:
-                raise
-            log.info("%s released %s, which had already changed", self.holder, name)
         except UNAVAILABLE as exc:
             log.warning("%s could not release %s (%s): it expires by TTL", self.holder, name, exc)
+        except APIError as exc:
+            if exc.err_code not in _CAS_MISMATCH:
+                raise
+            log.info("%s released %s, which had already changed", self.holder, name)
 
     async def release_all(self) -> None:
         """Release every held lease, concurrently."""
@@ -312,7 +312,7 @@ class Leases:
             except KeyWrongLastSequenceError:
                 await self._adopt_or_drop(name, held)
                 return
-            except UNAVAILABLE as exc:
+            except nats.errors.Error as exc:  # no answer, or an error: retried until expiry
                 log.info("%s could not renew %s (%s); retrying", self.holder, name, exc)
                 return
             if self._held.get(name) is held:

@@ -146,6 +146,17 @@ async def test_a_renewal_that_finds_the_key_changed_drops_the_lease(
         tg.cancel_scope.cancel()
 
 
+async def test_releasing_a_lease_that_changed_meanwhile_leaves_the_new_value(
+    nats_server: LocalNatsServer,
+) -> None:
+    async with node_leases(nats_server, "a") as a:
+        assert await a.acquire("writer")
+        await a.kv.put("writer", b'{"holder": "b"}')  # b's, as far as the bucket knows
+        await a.release("writer")  # compare-and-set: does not delete b's lease
+        assert not a.holds("writer")
+        assert await a.owners() == {"writer": "b"}
+
+
 async def test_the_same_node_name_twice_is_refused(nats_server: LocalNatsServer) -> None:
     async with AsyncExitStack() as stack:
         first_conn = await stack.enter_async_context(
