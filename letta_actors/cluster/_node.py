@@ -12,7 +12,8 @@ then, every ``renew_interval`` until cancelled, reconciles what it holds with
 A node that died stops renewing: its membership and leases expire after the TTL, the others
 see it gone and acquire its actors. A node that lost its membership (paused past the TTL)
 drops all its leases at once and rejoins if its name is free. Every node must be given the
-same actor names (the same team file).
+same actor names (the same team file). ``drain`` and ``on_acquired`` must not raise: an error
+from either ends :meth:`ClusterNode.run` with it (NATS being away only skips a pass).
 """
 
 from __future__ import annotations
