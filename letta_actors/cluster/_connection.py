@@ -37,6 +37,17 @@ def require_asyncio() -> None:
         )
 
 
+def _encrypted(client: Client, settings: ClusterSettings) -> bool:
+    """Whether nats-py upgraded this connection to TLS: over ``wss://`` or with
+    ``handshake_first`` it always does; otherwise only if the server's INFO required TLS
+    (nats-py keeps that INFO in a private attribute; there is no public one)."""
+    assert settings.tls is not None
+    if settings.tls.handshake_first or settings.nats_url.startswith("wss://"):
+        return True
+    info: dict[str, object] = getattr(client, "_server_info", {})
+    return bool(info.get("tls_required"))
+
+
 class ClusterConnection:
     """A connected nats-py client and its JetStream context, for one node.
 
@@ -95,6 +106,12 @@ class ClusterConnection:
             raise ClusterUnreachable(
                 settings.nats_url, settings.connect_timeout, last_error[0] if last_error else None
             ) from None
+        if settings.tls is not None and not _encrypted(client, settings):
+            await client.close()
+            raise ClusterConfigError(
+                f"tls options are set but NATS at {settings.nats_url} did not ask for TLS: "
+                "refusing a plaintext connection (configure TLS on the server)"
+            )
         return cls(settings, client)
 
     @property

@@ -38,10 +38,19 @@ def nats_server_binary() -> str:
 class LocalNatsServer:
     """One ``nats-server -js`` process on 127.0.0.1; ``url`` is valid once started."""
 
-    def __init__(self, store_dir: Path, *, port: int = -1, max_payload: int | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int = -1,
+        max_payload: int | None = None,
+        config: str = "",
+    ) -> None:
+        """``config``: more lines of nats-server configuration (e.g. a ``tls { ... }`` block)."""
         self.store_dir = Path(store_dir)
         self.port = port
         self.max_payload = max_payload
+        self.config = config
         self.process: subprocess.Popen[str] | None = None
         self._log: collections.deque[str] = collections.deque(maxlen=50)
         self._reader: threading.Thread | None = None
@@ -66,9 +75,8 @@ class LocalNatsServer:
             raise RuntimeError("the server is already running")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats.conf"
-        config.write_text(
-            f"max_payload: {self.max_payload}\n" if self.max_payload is not None else ""
-        )
+        limit = f"max_payload: {self.max_payload}\n" if self.max_payload is not None else ""
+        config.write_text(limit + self.config)
         argv = [
             nats_server_binary(),
             *("-c", str(config)),

@@ -73,7 +73,12 @@ class LeaseSettings(_Section):
 
 
 class TLSSettings(_Section):
-    """TLS options passed through to nats-py (files are read when connecting)."""
+    """TLS options passed through to nats-py (files are read when connecting).
+
+    nats-py upgrades to TLS only when the server's greeting asks for it: the connection checks
+    that it did and refuses a plaintext one. ``handshake_first`` (the server must be configured
+    for it too) starts TLS before anything else, on every reconnection as well.
+    """
 
     ca_file: Path | None = None
     cert_file: Path | None = None
@@ -151,6 +156,10 @@ class ClusterSettings(_Section):
             raise ValueError(
                 "nats_url must not carry credentials: put them in environment variables "
                 "and name those in user_env/password_env, token_env or creds_file_env"
+            )
+        if self.tls is not None and parts.scheme not in ("tls", "wss"):
+            raise ValueError(
+                f"tls options are set but nats_url {self.nats_url!r} is not tls:// or wss://"
             )
         if (self.user_env is None) != (self.password_env is None):
             raise ValueError("user_env and password_env go together")

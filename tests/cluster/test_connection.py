@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import anyio
@@ -15,6 +17,7 @@ from letta_actors.cluster import (
     ClusterUnreachable,
     LocalNatsServer,
     PayloadTooLarge,
+    TLSSettings,
 )
 
 from .helpers import settings
@@ -66,3 +69,39 @@ async def test_a_reachable_server_connects_with_jetstream(nats_server: LocalNats
         assert conn.is_connected
         assert (await conn.js.account_info()).limits is not None
     assert not conn.is_connected
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = directory / "server.pem", directory / "server.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_options_pass_through_and_plaintext_is_refused(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls_block = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n}}\n'
+    with LocalNatsServer(tmp_path / "tls", config=tls_block) as server:
+        url = server.url.replace("nats://", "tls://")
+        trusted = settings(server, "n1", nats_url=url, tls=TLSSettings(ca_file=cert))
+        async with await ClusterConnection.open(trusted) as conn:
+            assert conn.is_connected
+        untrusted = settings(server, "n1", nats_url=url, tls=TLSSettings(), connect_timeout=1.0)
+        with anyio.fail_after(30), pytest.raises(ClusterUnreachable) as caught:
+            await ClusterConnection.open(untrusted)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+    with LocalNatsServer(tmp_path / "plain") as plain:
+        url = plain.url.replace("nats://", "tls://")
+        s = settings(plain, "n1", nats_url=url, tls=TLSSettings(ca_file=cert))
+        with pytest.raises(ClusterConfigError, match="refusing a plaintext connection"):
+            await ClusterConnection.open(s)

@@ -57,6 +57,7 @@ def test_a_remote_url_without_credentials_is_refused_unless_allowed() -> None:
         ({"token_env": "T", "creds_file_env": "C"}, "one kind of credentials"),
         ({"node": "two words"}, "pattern"),
         ({"tls": {"cert_file": "c.pem"}}, "go together"),
+        ({"tls": {}}, "not tls:// or wss://"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(fields: dict[str, object], message: str) -> None:
