@@ -64,7 +64,10 @@ class ClusterConnection:
         cls, settings: ClusterSettings, *, environ: Mapping[str, str] | None = None
     ) -> Self:
         """Connect, or raise: :class:`ClusterConfigError` (not asyncio, a credential variable
-        unset), :class:`ClusterUnreachable` (no connection within ``connect_timeout``)."""
+        unset, TLS configured but the server left the connection in plaintext),
+        :class:`ClusterUnreachable` (no connection within ``connect_timeout``: refused,
+        authorization violation, TLS verification failed... the last error is in the message).
+        """
         require_asyncio()
         options: dict[str, Any] = settings.credentials(environ)
         if settings.tls is not None:
@@ -84,7 +87,7 @@ class ClusterConnection:
             log.warning("node %s lost its NATS connection; reconnecting", settings.node)
 
         async def on_reconnected() -> None:
-            log.warning("node %s reconnected to NATS", settings.node)
+            log.info("node %s reconnected to NATS", settings.node)
 
         client = Client()
         try:
