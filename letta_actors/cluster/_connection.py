@@ -66,7 +66,7 @@ class ClusterConnection:
         """Connect, or raise: :class:`ClusterConfigError` (not asyncio, a credential variable
         unset, TLS configured but the server left the connection in plaintext),
         :class:`ClusterUnreachable` (no connection within ``connect_timeout``: refused,
-        authorization violation, TLS verification failed... the last error is in the message).
+        authorization violation, TLS verification failed...: the errors seen are in the message).
         """
         require_asyncio()
         options: dict[str, Any] = settings.credentials(environ)
@@ -75,10 +75,10 @@ class ClusterConnection:
             options["tls_handshake_first"] = settings.tls.handshake_first
             if settings.tls.hostname:
                 options["tls_hostname"] = settings.tls.hostname
-        last_error: list[str] = []
+        errors: dict[str, None] = {}  # the distinct errors seen while connecting, in order
 
         async def on_error(exc: Exception) -> None:
-            last_error[:] = [f"{type(exc).__name__}: {exc}".rstrip(": ")]
+            errors[f"{type(exc).__name__}: {exc}".rstrip(": ")] = None
             log.debug("nats error (%s): %s", settings.node, exc)
 
         async def on_disconnected() -> None:
@@ -106,9 +106,8 @@ class ClusterConnection:
                 )
         except TimeoutError:
             await client.close()
-            raise ClusterUnreachable(
-                settings.nats_url, settings.connect_timeout, last_error[0] if last_error else None
-            ) from None
+            cause = "; ".join(list(errors)[:3]) or None
+            raise ClusterUnreachable(settings.nats_url, settings.connect_timeout, cause) from None
         if settings.tls is not None and not _encrypted(client, settings):
             await client.close()
             raise ClusterConfigError(

@@ -14,7 +14,8 @@ class ClusterConfigError(ClusterError, ValueError):
 
 
 class ClusterUnreachable(ClusterError, ConnectionError):
-    """The first connection to NATS did not succeed within the connect timeout."""
+    """The first connection to NATS did not succeed within the connect timeout; ``cause``:
+    the first distinct errors seen while trying (or None)."""
 
     def __init__(self, url: str, timeout: float, cause: str | None) -> None:
         why = f": {cause}" if cause else ""

@@ -105,3 +105,17 @@ async def test_tls_options_pass_through_and_plaintext_is_refused(tmp_path: Path)
         s = settings(plain, "n1", nats_url=url, tls=TLSSettings(ca_file=cert))
         with pytest.raises(ClusterConfigError, match="refusing a plaintext connection"):
             await ClusterConnection.open(s)
+
+
+async def test_credentials_come_from_the_environment_and_a_wrong_one_is_named(
+    tmp_path: Path,
+) -> None:
+    config = 'authorization {\n  token: "s3cret-token"\n}\n'
+    with LocalNatsServer(tmp_path / "nats", config=config) as server:
+        s = settings(server, "n1", token_env="NODE_TOKEN", connect_timeout=1.0)
+        async with await ClusterConnection.open(s, environ={"NODE_TOKEN": "s3cret-token"}) as conn:
+            assert conn.is_connected
+        with anyio.fail_after(30), pytest.raises(ClusterUnreachable) as caught:
+            await ClusterConnection.open(s, environ={"NODE_TOKEN": "wrong"})
+        assert "Authorization" in str(caught.value)
+        assert "wrong" not in str(caught.value)  # the secret is not echoed
