@@ -2,7 +2,7 @@
 
 nats-py is asyncio-only: :meth:`ClusterConnection.open` refuses any other event loop at once.
 The first connection must succeed within ``connect_timeout`` or :class:`ClusterUnreachable`
-names the URL and the last error seen (nats-py alone would keep retrying); once connected, a
+names the URL and the errors seen (nats-py alone would keep retrying); once connected, a
 lost connection is retried forever every ``reconnect_wait`` seconds, by nats-py, in the
 background. While it is down, requests fail with nats-py's timeout or connection errors.
 """
