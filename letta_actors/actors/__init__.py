@@ -7,7 +7,7 @@ from ._info import ActorInfo
 from ._mailbox import MailboxConfig, Overflow
 from ._ref import ActorRef
 from ._reply import ReplySlot
-from ._stats import BUCKETS, ActorStats, Histogram, LettaStats
+from ._stats import BUCKETS, ActorStats, Histogram
 
 __all__ = [
     "BUCKETS",
@@ -20,7 +20,6 @@ __all__ = [
     "DeadLetterReason",
     "Envelope",
     "Histogram",
-    "LettaStats",
     "MailboxConfig",
     "Overflow",
     "ReplySlot",

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..actors._mailbox import MailboxConfig
-from ..actors.letta import AgentOptions
+from ..letta import AgentOptions
 from ..supervisors import Backoff, Intensity
 from ..supervisors._spec import RestartType, Strategy
 from ..tracing import INSTALL_HINT

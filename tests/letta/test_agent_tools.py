@@ -10,7 +10,7 @@ import anyio
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from letta_actors.actors.letta import (
+from letta_actors.letta import (
     ASK_AGENT,
     PUBLISH,
     TELL_AGENT,

@@ -15,12 +15,12 @@ from letta_client import APIError, AsyncLetta, NotFoundError, omit
 from letta_client.types.agents.message_create_params import ClientTool as LettaClientTool
 from pydantic import BaseModel
 
-from .._actor import Actor
-from .._stats import LettaStats
+from ..actors import Actor
 from ._config import AgentOptions, AgentSpec
 from ._connection import RESEND, LettaConnection, PendingApprovalConflict, _Resend
 from ._errors import LettaAgentNotFound, LettaOutcomeUnknown, LettaRequestFailed, ToolLoopExceeded
 from ._reply import AgentReply, ReplyBuilder, parse_arguments, tool_calls_of
+from ._stats import LettaStats
 from ._tools import ClientTool, ToolContext, ToolError, ToolFactory, bus_tools, tool_from_function
 from ._traced import traced_request
 
@@ -141,10 +141,7 @@ class LettaAgent(Actor):
     @property
     def letta_stats(self) -> LettaStats:
         """The Letta counters of this actor (kept on its cell: they survive restarts)."""
-        stats = self.stats
-        if stats.letta is None:
-            stats.letta = LettaStats(self.connection.server)
-        return stats.letta
+        return LettaStats.attach(self.stats, self.connection.server)
 
     def peers(self) -> list[str]:
         """The actors this one is linked to on the bus (the only ones its tools can reach)."""

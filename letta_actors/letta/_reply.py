@@ -34,7 +34,7 @@ class ToolCallRecord(BaseModel):
 
 
 class AgentReply(BaseModel):
-    """What a :class:`~letta_actors.actors.letta.LettaAgent` answers to an ask.
+    """What a :class:`~letta_actors.letta.LettaAgent` answers to an ask.
 
     - ``text``: the assistant messages of the turn, joined by newlines.
     - ``messages``: those assistant messages one by one; ``reasoning``: reasoning messages.

@@ -3,7 +3,7 @@
 ::
 
     from letta_actors import ActorSystem
-    from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+    from letta_actors.letta import AgentSpec, LettaAgent, LettaConnection
 
     async with LettaConnection(base_url="http://127.0.0.1:8283") as conn:
         async with ActorSystem() as system:
@@ -33,7 +33,10 @@ from ._errors import (
     LettaRequestFailed,
     ToolLoopExceeded,
 )
+from ._metrics import METRICS as LETTA_METRICS
+from ._metrics import LettaMetrics
 from ._reply import AgentReply, ToolCallRecord, Usage
+from ._stats import LettaStats
 from ._tools import (
     ASK_AGENT,
     PUBLISH,
@@ -49,6 +52,7 @@ from ._tools import (
 
 __all__ = [
     "ASK_AGENT",
+    "LETTA_METRICS",
     "OWNER_TAG",
     "PUBLISH",
     "RESEND",
@@ -67,8 +71,10 @@ __all__ = [
     "LettaCircuitOpen",
     "LettaConnection",
     "LettaError",
+    "LettaMetrics",
     "LettaOutcomeUnknown",
     "LettaRequestFailed",
+    "LettaStats",
     "MemoryBlock",
     "RateLimiter",
     "RetryPolicy",

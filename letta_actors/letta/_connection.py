@@ -23,9 +23,9 @@ from letta_client import (
     RateLimitError,
 )
 
-from .._stats import LettaStats
 from ._config import BreakerConfig, ConnectionConfig
 from ._errors import LettaCircuitOpen, LettaRequestFailed
+from ._stats import LettaStats
 
 log = logging.getLogger("letta_actors.letta")
 
