@@ -14,7 +14,7 @@
             print(reply.text, reply.usage)
 """
 
-from ._agent import RESTART_REASON, SUPERSEDED_REASON, LettaAgent
+from ._agent import RESTART_REASON, LettaAgent
 from ._config import (
     OWNER_TAG,
     AgentOptions,
@@ -25,6 +25,7 @@ from ._config import (
     RetryPolicy,
 )
 from ._connection import RESEND, CircuitBreaker, LettaConnection, RateLimiter
+from ._conversation import SUPERSEDED_REASON
 from ._errors import (
     LettaAgentNotFound,
     LettaCircuitOpen,

@@ -1,4 +1,9 @@
-"""``LettaAgent``: an actor that wraps one Letta agent."""
+"""``LettaAgent``: an actor that wraps one Letta agent.
+
+The actor resolves (finds or creates) its agent on start and answers each message with a
+conversation (:mod:`._conversation`); its Letta requests are thin wrappers (:mod:`._calls`)
+and a request whose outcome is unknown is read back (:mod:`._recovery`).
+"""
 
 from __future__ import annotations
 
@@ -6,71 +11,29 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, cast
 
 import anyio
-from letta_client import APIError, AsyncLetta, NotFoundError, omit
+from letta_client import APIError, AsyncLetta, NotFoundError
 from letta_client.types.agents.message_create_params import ClientTool as LettaClientTool
 from pydantic import BaseModel
 
 from ..actors import Actor
+from ._calls import AgentCalls
 from ._config import AgentOptions, AgentSpec
-from ._connection import RESEND, LettaConnection, PendingApprovalConflict, _Resend
-from ._errors import LettaAgentNotFound, LettaOutcomeUnknown, LettaRequestFailed, ToolLoopExceeded
-from ._reply import AgentReply, ReplyBuilder, parse_arguments, tool_calls_of
+from ._connection import RESEND, LettaConnection, _Resend
+from ._conversation import Conversation
+from ._errors import LettaAgentNotFound
+from ._recovery import Recovery
+from ._reply import AgentReply, ReplyBuilder
 from ._stats import LettaStats
-from ._tools import ClientTool, ToolContext, ToolError, ToolFactory, bus_tools, tool_from_function
-from ._traced import traced_request
+from ._tools import ClientTool, ToolFactory, bus_tools, tool_from_function
 
 log = logging.getLogger("letta_actors.letta")
 
 #: Tool return sent for a tool call left pending by a previous instance of the actor.
 RESTART_REASON = "actor restarted; tool call abandoned"
-#: Tool return sent for a tool call left pending when a new message arrives.
-SUPERSEDED_REASON = "tool call abandoned (the conversation moved on)"
-_TERMINAL_RUN = ("completed", "failed", "cancelled")
-
-
-@dataclass
-class _Turn:
-    """One Letta response (or the equivalent read back from the server)."""
-
-    messages: list[Any]
-    stop_reason: str
-    usage: Any = None
-    pending: list[Any] = field(default_factory=list)  # tool calls awaiting an answer
-    recovered: bool = False
-
-    @classmethod
-    def of(cls, response: Any) -> _Turn:
-        stop = getattr(getattr(response, "stop_reason", None), "stop_reason", None) or "unknown"
-        messages = list(response.messages)
-        return cls(messages, str(stop), response.usage, _unanswered(messages))
-
-
-def _unanswered(messages: Sequence[Any]) -> list[Any]:
-    """Tool calls of approval requests in ``messages`` that no later tool return answers."""
-    pending: dict[str, Any] = {}
-    for m in messages:
-        kind = getattr(m, "message_type", None)
-        if kind == "approval_request_message":
-            for call in tool_calls_of(m):
-                pending[call.tool_call_id] = call
-        elif kind == "tool_return_message":
-            for ret in getattr(m, "tool_returns", None) or [m]:
-                pending.pop(getattr(ret, "tool_call_id", ""), None)
-    return list(pending.values())
-
-
-def _infer_stop(messages: Sequence[Any]) -> str | None:
-    if _unanswered(messages):
-        return "requires_approval"
-    kinds = [getattr(m, "message_type", None) for m in messages]
-    if kinds and kinds[-1] == "assistant_message":
-        return "end_turn"
-    return None
 
 
 class LettaAgent(Actor):
@@ -111,6 +74,8 @@ class LettaAgent(Actor):
         self._agent_id: str | None = spec.agent_id
         #: Pending tool calls answered with an error by the last :meth:`on_start`.
         self.settled_on_start = 0
+        self._calls = AgentCalls(self)
+        self._conversation = Conversation(self, self._calls, Recovery(self, self._calls))
 
     @classmethod
     def factory(
@@ -158,25 +123,6 @@ class LettaAgent(Actor):
     async def on_stop(self) -> None:
         self.connection.unregister(self.name)
 
-    async def _request(
-        self,
-        op: Callable[[AsyncLetta], Awaitable[Any]],
-        what: str,
-        *,
-        fail_fast: bool = True,
-        recover: Callable[[], Awaitable[Any]] | None = None,
-    ) -> Any:
-        if (tracer := self.system.tracer) is not None:
-            return await traced_request(tracer, self, op, what, fail_fast=fail_fast,
-                                        recover=recover)  # fmt: skip
-        return await self.connection.request(
-            op,
-            stats=self.letta_stats,
-            what=f"{self.name}: {what}",
-            fail_fast=fail_fast,
-            recover=recover,
-        )
-
     async def _resolve(self) -> str:
         spec = self.spec
         if spec.agent_id is not None:
@@ -188,7 +134,7 @@ class LettaAgent(Actor):
                 except NotFoundError as exc:
                     raise LettaAgentNotFound(f"no Letta agent {agent_id!r}") from exc
 
-            result: str = await self._request(retrieve, "retrieve agent", fail_fast=False)
+            result: str = await self._calls.read(retrieve, "retrieve agent")
             return result
 
         async def find(client: AsyncLetta) -> str | None:
@@ -210,13 +156,15 @@ class LettaAgent(Actor):
             return (await client.agents.create(**self._create_args())).id
 
         async def recover() -> str | _Resend:
-            existing = await self._request(find, "find agent", fail_fast=False)
+            existing = await self._calls.read(find, "find agent")
             return RESEND if existing is None else cast(str, existing)
 
-        existing = await self._request(find, "find agent", fail_fast=False)
+        existing = await self._calls.read(find, "find agent")
         if existing is not None:
             return cast(str, existing)
-        created: str = await self._request(create, "create agent", fail_fast=False, recover=recover)
+        created: str = await self._calls.request(
+            create, "create agent", fail_fast=False, recover=recover
+        )
         log.info("%s: created Letta agent %s (%s)", self.name, spec.name, created)
         return created
 
@@ -263,33 +211,6 @@ class LettaAgent(Actor):
             tools.extend(made)
         return tools
 
-    async def _run_tool(
-        self, call: Any, tools: dict[str, ClientTool], refuse: str | None
-    ) -> tuple[str, str]:
-        name = str(call.name)
-        self.letta_stats.tool_calls[name] += 1
-        if refuse is not None:
-            return "error", refuse
-        tool = tools.get(name)
-        if tool is None:
-            return "error", f"unknown tool {name!r}"
-        arguments = parse_arguments(call.arguments)
-        if arguments is None or arguments == "":
-            arguments = {}
-        if not isinstance(arguments, dict):
-            return "error", f"{name}: arguments must be a JSON object"
-        ctx = ToolContext(self, str(call.tool_call_id), name)
-        with anyio.move_on_after(self.options.tool_timeout) as scope:
-            try:
-                return "success", await tool.invoke(ctx, arguments)
-            except ToolError as exc:
-                return "error", str(exc)
-            except Exception as exc:
-                return "error", f"{name} failed: {type(exc).__name__}: {exc}"
-        if scope.cancelled_caught:
-            return "error", f"{name} timed out after {self.options.tool_timeout:g} s"
-        return "error", f"{name} did not return"  # pragma: no cover
-
     # -- messages -------------------------------------------------------------------------
 
     def render(self, message: Any) -> str:
@@ -310,7 +231,7 @@ class LettaAgent(Actor):
         started = time.perf_counter()
         builder = ReplyBuilder(self.name, self.agent_id, otid)
         try:
-            await self._converse(self.render(message), otid, builder)
+            await self._conversation.converse(self.render(message), otid, builder)
         except BaseException as exc:
             # Cancelled, or the asker gave up (a cancellation may also surface as a transport
             # error or inside an exception group): the Letta run is abandoned.
@@ -332,113 +253,11 @@ class LettaAgent(Actor):
             except APIError as exc:
                 log.debug("%s: cancel: %s", self.name, exc)
 
-    def _add_turn(self, builder: ReplyBuilder, turn: _Turn) -> None:
-        builder.add_messages(turn.messages)
-        builder.add_usage(turn.usage)
-        builder.reply.stop_reason = turn.stop_reason
-        builder.reply.rounds += 1
-        builder.reply.recovered = builder.reply.recovered or turn.recovered
-        usage = turn.usage
-        if usage is not None:
-            stats = self.letta_stats
-            stats.prompt_tokens += getattr(usage, "prompt_tokens", None) or 0
-            stats.completion_tokens += getattr(usage, "completion_tokens", None) or 0
-            stats.steps += getattr(usage, "step_count", None) or 0
-
-    async def _converse(self, text: str, otid: str, builder: ReplyBuilder) -> None:
-        tools = await self.client_tools()
-        by_name = {t.name: t for t in tools}
-        letta_tools = [cast(LettaClientTool, t.to_letta()) for t in tools]
-        turn = await self._send_user(text, otid, letta_tools)
-        self._add_turn(builder, turn)
-        options = self.options
-        rounds = 0
-        while turn.stop_reason == "requires_approval" and turn.pending:
-            rounds += 1
-            if rounds > options.max_tool_rounds + options.grace_rounds:
-                raise ToolLoopExceeded(
-                    f"{self.name}: the agent called client tools more than "
-                    f"{options.max_tool_rounds} rounds in a row"
-                )
-            refuse = None
-            if rounds > options.max_tool_rounds:
-                refuse = (
-                    f"tool call limit reached ({options.max_tool_rounds} rounds); "
-                    "answer without calling tools"
-                )
-            approvals: list[dict[str, Any]] = []
-            for call in turn.pending:
-                status, result = await self._run_tool(call, by_name, refuse)
-                builder.client_result(call.tool_call_id, call.name, call.arguments, status, result)
-                approvals.append(
-                    {"type": "tool", "tool_call_id": call.tool_call_id,
-                     "tool_return": result, "status": status}
-                )  # fmt: skip
-            turn = await self._send_approvals(approvals, letta_tools)
-            self._add_turn(builder, turn)
-
-    async def _send_user(self, text: str, otid: str, tools: list[LettaClientTool]) -> _Turn:
-        agent_id = self.agent_id
-        max_steps = self.options.max_steps
-        sent_at = time.monotonic()
-
-        async def send(client: AsyncLetta) -> _Turn:
-            response = await client.agents.messages.create(
-                agent_id,
-                messages=[{"role": "user", "content": text, "otid": otid}],
-                client_tools=tools,
-                max_steps=max_steps if max_steps else omit,
-            )
-            return _Turn.of(response)
-
-        async def recover() -> _Turn | _Resend:
-            return await self._recover_user(otid, sent_at)
-
-        for _ in range(3):
-            try:
-                turn: _Turn = await self._request(send, "send message", recover=recover)
-            except PendingApprovalConflict:
-                await self.settle_pending(SUPERSEDED_REASON, tools)
-                continue
-            return turn
-        raise LettaRequestFailed(
-            f"{self.name}: the agent kept a pending approval", status="pending_approval"
-        )
-
-    async def _send_approvals(
-        self, approvals: list[dict[str, Any]], tools: list[LettaClientTool]
-    ) -> _Turn:
-        agent_id = self.agent_id
-        ids = {a["tool_call_id"] for a in approvals}
-        sent_at = time.monotonic()
-
-        async def send(client: AsyncLetta) -> _Turn:
-            response = await client.agents.messages.create(
-                agent_id,
-                messages=[{"type": "approval", "approvals": cast(Any, approvals)}],
-                client_tools=tools,
-            )
-            return _Turn.of(response)
-
-        async def recover() -> _Turn | _Resend:
-            return await self._recover_approval(ids, sent_at)
-
-        turn: _Turn = await self._request(send, "send tool returns", recover=recover)
-        return turn
-
     # -- pending approvals ----------------------------------------------------------------
 
     async def pending_tool_calls(self) -> list[Any]:
         """The tool calls the agent waits an answer for (empty when none)."""
-        agent_id = self.agent_id
-
-        async def get(client: AsyncLetta) -> list[Any]:
-            state = await client.agents.retrieve(agent_id, include=["agent.pending_approval"])
-            pending = state.pending_approval
-            return tool_calls_of(pending) if pending is not None else []
-
-        calls: list[Any] = await self._request(get, "read pending approval", fail_fast=False)
-        return calls
+        return await self._calls.pending_tool_calls()
 
     async def settle_pending(
         self, reason: str, tools: list[LettaClientTool] | None = None, *, rounds: int = 3
@@ -448,164 +267,4 @@ class LettaAgent(Actor):
         Repeats (up to ``rounds`` times) while the agent asks for more tools in response.
         Returns the number of tool calls answered.
         """
-        if tools is None:
-            tools = [cast(LettaClientTool, t.to_letta()) for t in await self.client_tools()]
-        settled = 0
-        for _ in range(rounds):
-            calls = await self.pending_tool_calls()
-            if not calls:
-                break
-            log.warning("%s: settling %d pending tool call(s): %s", self.name, len(calls), reason)
-            approvals = [
-                {"type": "tool", "tool_call_id": c.tool_call_id, "tool_return": reason,
-                 "status": "error"}
-                for c in calls
-            ]  # fmt: skip
-            settled += len(calls)
-            turn = await self._send_approvals(approvals, tools)
-            if turn.stop_reason != "requires_approval":
-                break
-        return settled
-
-    # -- recovery after an ambiguous failure ----------------------------------------------
-
-    def _server_was_down(self, since: float) -> bool:
-        down = self.connection.unreachable_at
-        return down is not None and down >= since
-
-    async def _recent(self) -> list[Any]:
-        agent_id = self.agent_id
-        limit = self.options.lookup_limit
-
-        async def get(client: AsyncLetta) -> list[Any]:
-            page = await client.agents.messages.list(agent_id, limit=limit, order="desc")
-            return list(page.items)
-
-        items: list[Any] = await self._request(get, "look up messages", fail_fast=False)
-        return items
-
-    async def _after(self, message_id: str) -> list[Any]:
-        agent_id = self.agent_id
-
-        async def get(client: AsyncLetta) -> list[Any]:
-            page = await client.agents.messages.list(
-                agent_id, after=message_id, order="asc", limit=200
-            )
-            return list(page.items)
-
-        items: list[Any] = await self._request(get, "read messages", fail_fast=False)
-        return items
-
-    async def _active_runs(self) -> list[str]:
-        agent_id = self.agent_id
-
-        async def get(client: AsyncLetta) -> list[str]:
-            return [r.id async for r in client.runs.list(agent_id=agent_id, active=True)]
-
-        runs: list[str] = await self._request(get, "list active runs", fail_fast=False)
-        return runs
-
-    async def _cancel_runs(self, run_ids: list[str]) -> None:
-        if not run_ids:
-            return
-        agent_id = self.agent_id
-
-        async def cancel(client: AsyncLetta) -> None:
-            try:
-                await client.agents.messages.cancel(agent_id, run_ids=run_ids)
-            except APIError as exc:
-                log.debug("%s: cancel stale runs: %s", self.name, exc)
-
-        await self._request(cancel, "cancel stale runs", fail_fast=False)
-
-    async def _not_delivered(self, sent_at: float, deadline: float) -> bool | None:
-        """True: the request surely did not arrive (resend); None: not known yet (wait)."""
-        active = await self._active_runs()
-        if not active:
-            return True
-        if self._server_was_down(sent_at) or time.monotonic() > deadline:
-            # A server that went down (or runs that never end) leaves runs 'created' forever.
-            await self._cancel_runs(active)
-            return True
-        return None
-
-    async def _recover_user(self, otid: str, sent_at: float) -> _Turn | _Resend:
-        deadline = time.monotonic() + self.options.recovery_wait
-        poll = 0.2
-        while True:
-            marker = next(
-                (m for m in await self._recent()
-                 if getattr(m, "message_type", None) == "user_message"
-                 and getattr(m, "otid", None) == otid),
-                None,
-            )  # fmt: skip
-            if marker is not None:
-                log.info("%s: message %s had arrived; reading its outcome", self.name, otid)
-                self.letta_stats.requests["recovered"] += 1
-                return await self._outcome_after(marker, sent_at, deadline, otid)
-            if await self._not_delivered(sent_at, deadline):
-                log.info("%s: message %s did not arrive; sending it again", self.name, otid)
-                return RESEND
-            await anyio.sleep(poll)
-            poll = min(poll * 2, 2.0)
-
-    async def _recover_approval(self, ids: set[str], sent_at: float) -> _Turn | _Resend:
-        deadline = time.monotonic() + self.options.recovery_wait
-        poll = 0.2
-        while True:
-            pending = {c.tool_call_id for c in await self.pending_tool_calls()}
-            if not ids & pending:
-                marker = next(
-                    (m for m in await self._recent()
-                     if getattr(m, "message_type", None) == "tool_return_message"
-                     and getattr(m, "tool_call_id", None) in ids),
-                    None,
-                )  # fmt: skip
-                if marker is not None:
-                    self.letta_stats.requests["recovered"] += 1
-                    return await self._outcome_after(marker, sent_at, deadline, "tool returns")
-            elif await self._not_delivered(sent_at, deadline):
-                return RESEND
-            if time.monotonic() > deadline:
-                raise LettaOutcomeUnknown(
-                    f"{self.name}: the tool returns were taken but their outcome is not readable",
-                    otid="",
-                    server=self.connection.server,
-                )
-            await anyio.sleep(poll)
-            poll = min(poll * 2, 2.0)
-
-    async def _outcome_after(
-        self, marker: Any, sent_at: float, deadline: float, otid: str
-    ) -> _Turn:
-        """What the agent did after ``marker`` (our message), once its run has ended."""
-        run_id = getattr(marker, "run_id", None)
-        agent_id = self.agent_id
-        poll = 0.2
-        while True:
-            after = await self._after(marker.id)
-            stop = _infer_stop(after)
-            if run_id is not None:
-
-                async def get(client: AsyncLetta, run_id: str = run_id) -> Any:
-                    return await client.runs.retrieve(run_id)
-
-                run = await self._request(get, "read run", fail_fast=False)
-                if run.status in _TERMINAL_RUN:
-                    after = await self._after(marker.id)
-                    stop = run.stop_reason or _infer_stop(after) or str(run.status)
-                    return _Turn(after, str(stop), None, _unanswered(after), recovered=True)
-            if stop is not None and (self._server_was_down(sent_at) or run_id is None):
-                return _Turn(after, stop, None, _unanswered(after), recovered=True)
-            if time.monotonic() > deadline:
-                if stop is not None:
-                    return _Turn(after, stop, None, _unanswered(after), recovered=True)
-                raise LettaOutcomeUnknown(
-                    f"{self.name}: message {otid} reached agent {agent_id} but no outcome "
-                    "could be read; it is not sent again",
-                    otid=otid,
-                    run_id=run_id,
-                    server=self.connection.server,
-                )
-            await anyio.sleep(poll)
-            poll = min(poll * 2, 2.0)
+        return await self._conversation.settle_pending(reason, tools, rounds)
