@@ -36,7 +36,7 @@ from ._errors import (
 )
 from ._metrics import METRICS as LETTA_METRICS
 from ._metrics import LettaMetrics
-from ._reply import AgentReply, ToolCallRecord, Usage
+from ._reply import AgentReply, ToolCallRecord, Usage, content_text
 from ._stats import LettaStats
 from ._tools import (
     ASK_AGENT,
@@ -87,5 +87,6 @@ __all__ = [
     "Usage",
     "bus_tools",
     "client_tool",
+    "content_text",
     "tool_from_function",
 ]

@@ -1,7 +1,7 @@
 """``LettaAgent``: an actor that wraps one Letta agent.
 
 The actor resolves (finds or creates) its agent on start and answers each message with a
-conversation (:mod:`._conversation`); its Letta requests are thin wrappers (:mod:`._calls`)
+conversation (:mod:`._conversation`); its Letta requests are thin wrappers (:mod:`._requests`)
 and a request whose outcome is unknown is read back (:mod:`._recovery`).
 """
 
@@ -20,13 +20,13 @@ from letta_client.types.agents.message_create_params import ClientTool as LettaC
 from pydantic import BaseModel
 
 from ..actors import Actor
-from ._calls import AgentCalls
 from ._config import AgentOptions, AgentSpec
 from ._connection import RESEND, LettaConnection, _Resend
 from ._conversation import Conversation
 from ._errors import LettaAgentNotFound
 from ._recovery import Recovery
 from ._reply import AgentReply, ReplyBuilder
+from ._requests import AgentRequests
 from ._stats import LettaStats
 from ._tools import ClientTool, ToolFactory, bus_tools, tool_from_function
 
@@ -74,8 +74,8 @@ class LettaAgent(Actor):
         self._agent_id: str | None = spec.agent_id
         #: Pending tool calls answered with an error by the last :meth:`on_start`.
         self.settled_on_start = 0
-        self._calls = AgentCalls(self)
-        self._conversation = Conversation(self, self._calls, Recovery(self, self._calls))
+        self._requests = AgentRequests(self)
+        self._conversation = Conversation(self, self._requests, Recovery(self, self._requests))
 
     @classmethod
     def factory(
@@ -134,7 +134,7 @@ class LettaAgent(Actor):
                 except NotFoundError as exc:
                     raise LettaAgentNotFound(f"no Letta agent {agent_id!r}") from exc
 
-            result: str = await self._calls.read(retrieve, "retrieve agent")
+            result: str = await self._requests.read(retrieve, "retrieve agent")
             return result
 
         async def find(client: AsyncLetta) -> str | None:
@@ -156,13 +156,13 @@ class LettaAgent(Actor):
             return (await client.agents.create(**self._create_args())).id
 
         async def recover() -> str | _Resend:
-            existing = await self._calls.read(find, "find agent")
+            existing = await self._requests.read(find, "find agent")
             return RESEND if existing is None else cast(str, existing)
 
-        existing = await self._calls.read(find, "find agent")
+        existing = await self._requests.read(find, "find agent")
         if existing is not None:
             return cast(str, existing)
-        created: str = await self._calls.request(
+        created: str = await self._requests.request(
             create, "create agent", fail_fast=False, recover=recover
         )
         log.info("%s: created Letta agent %s (%s)", self.name, spec.name, created)
@@ -257,7 +257,7 @@ class LettaAgent(Actor):
 
     async def pending_tool_calls(self) -> list[Any]:
         """The tool calls the agent waits an answer for (empty when none)."""
-        return await self._calls.pending_tool_calls()
+        return await self._requests.pending_tool_calls()
 
     async def settle_pending(
         self, reason: str, tools: list[LettaClientTool] | None = None, *, rounds: int = 3

@@ -24,8 +24,8 @@ from ._turn import Turn
 
 if TYPE_CHECKING:
     from ._agent import LettaAgent
-    from ._calls import AgentCalls
     from ._recovery import Recovery
+    from ._requests import AgentRequests
 
 log = logging.getLogger("letta_actors.letta")
 
@@ -38,12 +38,12 @@ def _approval(call_id: str, result: str, status: str) -> dict[str, Any]:
 
 
 class Conversation:
-    """Talks with ``agent``'s Letta agent through ``calls``; ``recovery`` reads back the
+    """Talks with ``agent``'s Letta agent through ``requests``; ``recovery`` reads back the
     outcome of a request that may have arrived."""
 
-    def __init__(self, agent: LettaAgent, calls: AgentCalls, recovery: Recovery) -> None:
+    def __init__(self, agent: LettaAgent, requests: AgentRequests, recovery: Recovery) -> None:
         self.agent = agent
-        self.calls = calls
+        self.requests = requests
         self.recovery = recovery
 
     async def letta_tools(self) -> list[LettaClientTool]:
@@ -88,7 +88,7 @@ class Conversation:
 
         for _ in range(3):
             try:
-                return await self.calls.send_user(text, otid, tools, recover)
+                return await self.requests.send_user(text, otid, tools, recover)
             except PendingApprovalConflict:
                 await self.settle_pending(SUPERSEDED_REASON, tools)
         raise LettaRequestFailed(
@@ -105,7 +105,7 @@ class Conversation:
         async def recover() -> Turn | _Resend:
             return await self.recovery.tool_returns(ids, sent_at)
 
-        return await self.calls.send_approvals(approvals, tools, recover)
+        return await self.requests.send_approvals(approvals, tools, recover)
 
     async def settle_pending(
         self, reason: str, tools: list[LettaClientTool] | None = None, rounds: int = 3
@@ -116,7 +116,7 @@ class Conversation:
             tools = await self.letta_tools()
         settled = 0
         for _ in range(rounds):
-            calls = await self.calls.pending_tool_calls()
+            calls = await self.requests.pending_tool_calls()
             if not calls:
                 break
             log.warning("%s: settling %d pending tool call(s): %s", self.agent.name, len(calls),

@@ -62,9 +62,8 @@ BREAKER_STATES: tuple[str, ...] = ("closed", "open", "half_open")
 Key = tuple[str, str]
 
 
-def _add_counts(into: dict[str, int], counts: dict[str, int], label: LabelGuard | None) -> None:
-    for raw, n in counts.items():
-        key = label(str(raw)) if label is not None else raw
+def _add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
+    for key, n in counts.items():
         into[key] = into.get(key, 0) + n
 
 
@@ -83,8 +82,13 @@ class _Totals:
 
     def add(self, s: LettaStats, status: LabelGuard, tool: LabelGuard) -> None:
         """Add ``s``; ``status`` and ``tool`` map raw label values to exported ones."""
-        _add_counts(self.requests, dict(s.requests), status)
-        _add_counts(self.tool_calls, dict(s.tool_calls), tool)
+        requests, tool_calls = self.requests, self.tool_calls
+        for raw, n in dict(s.requests).items():  # inlined: this runs per agent and scrape
+            key = status(str(raw))
+            requests[key] = requests.get(key, 0) + n
+        for raw, n in dict(s.tool_calls).items():
+            key = tool(str(raw))
+            tool_calls[key] = tool_calls.get(key, 0) + n
         self.duration = [a + b for a, b in zip(self.duration, s.duration.counts, strict=True)]
         self.duration_sum += s.duration.sum
         self.prompt += s.prompt_tokens
@@ -92,8 +96,8 @@ class _Totals:
         self.steps += s.steps
 
     def add_totals(self, t: _Totals) -> None:
-        _add_counts(self.requests, t.requests, None)
-        _add_counts(self.tool_calls, t.tool_calls, None)
+        _add_counts(self.requests, t.requests)
+        _add_counts(self.tool_calls, t.tool_calls)
         self.duration = [a + b for a, b in zip(self.duration, t.duration, strict=True)]
         self.duration_sum += t.duration_sum
         self.prompt += t.prompt

@@ -23,7 +23,7 @@ from ._turn import TERMINAL_RUN, Turn, infer_stop
 
 if TYPE_CHECKING:
     from ._agent import LettaAgent
-    from ._calls import AgentCalls
+    from ._requests import AgentRequests
 
 log = logging.getLogger("letta_actors.letta")
 
@@ -42,11 +42,11 @@ class _Backoff:
 
 
 class Recovery:
-    """The recoveries of one agent actor's requests (through its :class:`AgentCalls`)."""
+    """The recoveries of one agent actor's requests (through its :class:`AgentRequests`)."""
 
-    def __init__(self, agent: LettaAgent, calls: AgentCalls) -> None:
+    def __init__(self, agent: LettaAgent, requests: AgentRequests) -> None:
         self.agent = agent
-        self.calls = calls
+        self.requests = requests
 
     async def user_message(self, otid: str, sent_at: float) -> Turn | _Resend:
         """The outcome of the user message ``otid`` sent at ``sent_at``, or ``RESEND``."""
@@ -69,7 +69,7 @@ class Recovery:
         deadline = time.monotonic() + agent.options.recovery_wait
         backoff = _Backoff()
         while True:
-            pending = {c.tool_call_id for c in await self.calls.pending_tool_calls()}
+            pending = {c.tool_call_id for c in await self.requests.pending_tool_calls()}
             if not ids & pending:
                 marker = await self._find("tool_return_message", "tool_call_id", ids)
                 if marker is not None:
@@ -87,7 +87,7 @@ class Recovery:
     async def _find(self, kind: str, attribute: str, values: set[str]) -> Any:
         """The recent message of type ``kind`` whose ``attribute`` is one of ``values``."""
         return next(
-            (m for m in await self.calls.recent()
+            (m for m in await self.requests.recent()
              if getattr(m, "message_type", None) == kind
              and getattr(m, attribute, None) in values),
             None,
@@ -99,12 +99,12 @@ class Recovery:
 
     async def _not_delivered(self, sent_at: float, deadline: float) -> bool | None:
         """True: the request surely did not arrive (resend); None: not known yet (wait)."""
-        active = await self.calls.active_runs()
+        active = await self.requests.active_runs()
         if not active:
             return True
         if self._server_was_down(sent_at) or time.monotonic() > deadline:
             # A server that went down (or runs that never end) leaves runs 'created' forever.
-            await self.calls.cancel_runs(active)
+            await self.requests.cancel_runs(active)
             return True
         return None
 
@@ -115,12 +115,12 @@ class Recovery:
         run_id = getattr(marker, "run_id", None)
         backoff = _Backoff()
         while True:
-            after = await self.calls.after(marker.id)
+            after = await self.requests.after(marker.id)
             stop = infer_stop(after)
             if run_id is not None:
-                run = await self.calls.run(run_id)
+                run = await self.requests.run(run_id)
                 if run.status in TERMINAL_RUN:
-                    after = await self.calls.after(marker.id)
+                    after = await self.requests.after(marker.id)
                     stop = run.stop_reason or infer_stop(after) or str(run.status)
                     return Turn.read_back(after, str(stop))
             if stop is not None and (self._server_was_down(sent_at) or run_id is None):

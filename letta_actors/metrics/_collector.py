@@ -3,7 +3,9 @@
 Nothing here runs per message. The runtime keeps ints and bucket arrays
 (:mod:`letta_actors.actors._stats`); :meth:`SystemCollector.collect` reads them when a scrape
 asks, converts the non-cumulative bucket counts to Prometheus' cumulative ``le`` buckets and
-aggregates by group when the system is labelled by group.
+aggregates by group when the system is labelled by group. Counters an integration attaches
+to an actor (``ActorStats.extensions``) are exported by that integration's exporter, found
+through the extension point (:mod:`._extension`).
 
 The reading is a generator of steps (:meth:`SystemCollector._read`), each reading at most
 :data:`~._index.CHUNK` actors. ``collect()`` runs all steps at once; the asynchronous
@@ -382,7 +384,7 @@ class SystemCollector:
         # exporters met before and no live actor of theirs now: their families stay (retired
         # totals, or no series)
         return [
-            readings.get(kind) or exporter.reading()
+            reading if (reading := readings.get(kind)) is not None else exporter.reading()
             for kind, exporter in self._exporters.items()
             if exporter is not None
         ]

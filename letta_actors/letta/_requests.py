@@ -1,4 +1,4 @@
-"""The Letta API calls of one agent actor, each a thin wrapper of one request.
+"""Request wrappers: the Letta API calls of one agent actor, each a thin wrapper of one request.
 
 Every call goes through the actor's :class:`~._connection.LettaConnection` (rate limit,
 circuit breaker, retries, the actor's :class:`~._stats.LettaStats`) and, when the system has a
@@ -27,7 +27,7 @@ log = logging.getLogger("letta_actors.letta")
 Recover = Callable[[], Awaitable[Any]]
 
 
-class AgentCalls:
+class AgentRequests:
     """The Letta requests of ``agent`` (its agent id is read when each call is made)."""
 
     def __init__(self, agent: LettaAgent) -> None:
