@@ -48,7 +48,7 @@ class ActorStats:
     - ``dropped``: overflow drops (``drop_newest`` / ``drop_oldest``) and ``fail`` refusals.
     - ``asks_timed_out``: asks to this actor whose asker timed out.
     - ``restarts``, ``escalations`` (supervisors only): supervision events.
-    - ``extensions``: counters an integration keeps for this actor (e.g. a Letta agent's),
+    - ``extensions``: counters an integration keeps for this actor (an agent framework's, say),
       by their type; ``None`` until one is attached with :meth:`extension`. Exporters find
       them there (see ``docs/metrics.md``, "Adding metrics from an integration").
     """
