@@ -14,7 +14,7 @@ from ._reasons import DeadLetterReason
 from ._ref import ActorRef
 from ._registry import ActorRegistry
 from ._reply import ReplySlot
-from ._stats import BUCKETS, ActorStats, Histogram, LettaStats
+from ._stats import BUCKETS, ActorStats, Histogram
 from ._tracing import Attributes, AttributeValue, Receive, SpanHandle, SpanKind, Tracer
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "DeadLetterReason",
     "Envelope",
     "Histogram",
-    "LettaStats",
     "Mailbox",
     "MailboxConfig",
     "Overflow",

@@ -30,8 +30,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..actors import Actor
-from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
 from ..errors import ActorNotFound, SystemStopped
+from ..letta import AgentSpec, LettaAgent, LettaConnection
 from ..metrics import SystemMetrics
 from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
 from ..patterns._record import summarize

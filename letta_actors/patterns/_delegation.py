@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..actors.letta import ClientTool, LettaAgent, ToolContext, ToolError
+from ..letta import ClientTool, LettaAgent, ToolContext, ToolError
 from ._outputs import output_text
 from ._record import EventKind, Usage
 from ._tracing import step

@@ -38,8 +38,10 @@ class AgentStatus(BaseModel):
 
     @classmethod
     def of(cls, info: ActorInfo) -> AgentStatus:
+        from ..letta import LettaStats
+
         stats = info.stats
-        letta = stats.letta
+        letta = LettaStats.of(stats)
         return cls(
             name=info.name,
             actor_class=info.actor_class,
@@ -110,7 +112,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
     """Probe every Letta server the team uses (``GET /v1/health/``) and every Letta agent
     (``agents.retrieve``), concurrently, each within ``timeout`` seconds; no LLM is called and
     no agent's mailbox is involved (a busy agent still probes healthy)."""
-    from ..actors.letta import LettaAgent
+    from ..letta import LettaAgent
 
     servers: dict[str, Any] = {}
     agents: list[tuple[str, LettaAgent]] = []
