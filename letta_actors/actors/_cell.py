@@ -205,6 +205,7 @@ class ActorCell:
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
         buckets = BUCKETS
+        first = buckets[0]  # in-process handlers and waits mostly land here: skip the bisect
         # The clock read at the end of the previous handling: the start of the next one when
         # the next message was already queued (nothing ran in between). None after a wait.
         finished: float | None = None
@@ -233,7 +234,7 @@ class ActorCell:
             waited = started - envelope.sent_at
             if waited < 0.0:
                 waited = 0.0  # the wall clock stepped back
-            waiting_counts[bisect_left(buckets, waited)] += 1
+            waiting_counts[0 if waited <= first else bisect_left(buckets, waited)] += 1
             waiting.sum += waited
             tracer = system.tracer
             handle = receive if tracer is None else tracer.handler(self, envelope, receive)
@@ -275,7 +276,7 @@ class ActorCell:
             elapsed = finished - started
             if elapsed < 0.0:
                 elapsed = 0.0
-            handling_counts[bisect_left(buckets, elapsed)] += 1
+            handling_counts[0 if elapsed <= first else bisect_left(buckets, elapsed)] += 1
             handling.sum += elapsed
             stats.processed += 1
             if reply is not None and not self._deferred:

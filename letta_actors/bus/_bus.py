@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from ..system import ActorSystem
 
 
+_new = object.__new__
+
+
 class Bus:
     """Routes messages between the actors of one :class:`~letta_actors.ActorSystem`.
 
@@ -128,17 +131,25 @@ class Bus:
         sender = current_cell.get()
         if sender is not None and self.enforce_links and topic is None:
             self._check_link(sender, name)
-        envelope = Envelope(self._next_id() if message_id is None else message_id, name, message,
-                            time.time(),
-                            sender.name if sender is not None else None, topic)  # fmt: skip
-        if (tracer := self._system.tracer) is not None:
-            envelope.trace = tracer.capture()
+        # Envelope's __init__ inlined, every field (its frame cost ~0.1 us of a ~1.5 us tell).
+        envelope = _new(Envelope)
+        envelope.id = self._next_id() if message_id is None else message_id
+        envelope.recipient = name
+        envelope.payload = message
+        envelope.sent_at = time.time()
+        envelope.sender = sender.name if sender is not None else None
+        envelope.topic = topic
+        envelope.correlation_id = None
+        envelope.chain = ()
+        envelope.attempt = 1
+        envelope.reply_to = None
+        envelope.trace = None if (tracer := self._system.tracer) is None else tracer.capture()
         if cell is None:
             self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
         else:
             mailbox = cell.mailbox
             queued = mailbox.queued
-            if len(queued) < mailbox.capacity and not mailbox.closed:  # Mailbox.try_put, inlined
+            if len(queued) < mailbox.fast_capacity and not mailbox.closed:  # Mailbox.try_put
                 queued.append(envelope)
                 if mailbox.getter is not None:
                     mailbox.wake_getter()

@@ -46,18 +46,20 @@ def _asyncio_probe() -> Callable[[], bool] | None:
     current_task: Callable[[], asyncio.Task[Any] | None] = (
         asyncio.current_task if tasks is None else functools.partial(tasks.get, loop)
     )
-    last: list[Any] = [None, None]  # the latest sending task and its anyio state
+    last_task: Any = None  # the latest sending task and its anyio state
+    last_state: Any = None
 
     def cancelled() -> bool:
+        nonlocal last_task, last_state
         task = current_task()
-        if task is last[0]:
-            state = last[1]
+        if task is last_task:
+            scope = last_state.cancel_scope
         else:
             state = _task_states.get(task) if task is not None else None
             if state is None:
                 return False  # no anyio scope entered in this task yet
-            last[0], last[1] = task, state
-        scope = state.cancel_scope
+            last_task, last_state = task, state
+            scope = state.cancel_scope
         while scope is not None:
             if scope._cancel_called:
                 return True

@@ -1,0 +1,81 @@
+"""The bus's hot paths take shortcuts; these tests pin what the shortcuts must keep."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import pytest
+
+from letta_actors import Actor, ActorSystem, MailboxConfig
+from letta_actors.actors import Envelope, _cell
+from letta_actors.actors._mailbox import Mailbox
+
+from .helpers import Recorder
+
+pytestmark = pytest.mark.anyio
+
+
+class Keeper(Actor):
+    """Keeps every envelope it handles."""
+
+    def __init__(self) -> None:
+        self.kept: list[Envelope] = []
+
+    async def receive(self, message: Any) -> Any:
+        assert self.envelope is not None
+        self.kept.append(self.envelope)
+        return None
+
+
+async def test_a_told_envelope_has_every_field_the_constructor_sets() -> None:
+    # Bus.post sets the fields itself (no __init__ frame): a field added to Envelope must be
+    # set there too, or this test fails on the missing slot.
+    keeper = Keeper()
+    async with ActorSystem() as system:
+        ref = await system.spawn(lambda: keeper, name="keeper")
+        await ref.tell({"n": 1})
+        await system.bus.tell("keeper", "with id", message_id="m-1")
+        await ref.ask("flush")
+    told, with_id, _ = keeper.kept
+    assert isinstance(told.id, int)
+    expected = Envelope(told.id, "keeper", {"n": 1}, told.sent_at)
+    for field in dataclasses.fields(Envelope):
+        assert getattr(told, field.name) == getattr(expected, field.name), field.name
+    assert with_id.id == "m-1"
+    assert Envelope.from_json(told.to_json()).payload == {"n": 1}
+
+
+def _recording_mailbox(seen: list[tuple[str, Any]]) -> type[Mailbox]:
+    class Recording(Mailbox):
+        """Sees every message: the bus may not append to its queue itself."""
+
+        __slots__ = ()
+        fast_path = False
+
+        def offer(self, envelope: Envelope) -> Envelope | Literal[False] | None:
+            seen.append(("offer", envelope.payload))
+            return super().offer(envelope)
+
+        async def put(self, envelope: Envelope) -> Envelope | None:
+            seen.append(("put", envelope.payload))
+            return await super().put(envelope)
+
+    return Recording
+
+
+async def test_a_mailbox_without_the_fast_path_sees_every_send_through_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, Any]] = []
+    monkeypatch.setattr(_cell, "Mailbox", _recording_mailbox(seen))
+    recorder = Recorder()
+    async with ActorSystem() as system:
+        ref = await system.spawn(lambda: recorder, name="r", mailbox=MailboxConfig(capacity=2))
+        seen.clear()  # the spawn's own messages (to the supervisor)
+        for i in range(5):  # more than the capacity: some sends wait for room
+            await ref.tell(i)
+        assert await ref.ask("log") == [0, 1, 2, 3, 4]
+    mine = [(how, payload) for how, payload in seen if payload in (0, 1, 2, 3, 4, "log")]
+    assert [p for how, p in mine if how == "offer"][:1] == [0]
+    assert {p for how, p in mine if how == "offer"} == {0, 1, 2, 3, 4, "log"}
