@@ -9,7 +9,6 @@ wait, so without pacing a loop of tells would run until the mailbox fills (or fo
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -38,20 +37,21 @@ def _asyncio_probe() -> Callable[[], bool] | None:
     ):
         return None  # pragma: no cover
     # On Python 3.11, ``asyncio.current_task()`` is Python code that looks up the running loop;
-    # the loop is the system's for its whole life, so look the task up in asyncio's own table.
+    # the loop is the system's for its whole life, so look the task up in asyncio's own table
+    # (a bound ``dict.get`` called with the loop: half the cost of a ``functools.partial``).
     loop = asyncio.get_running_loop()
     tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = getattr(
         asyncio.tasks, "_current_tasks", None
     )
-    current_task: Callable[[], asyncio.Task[Any] | None] = (
-        asyncio.current_task if tasks is None else functools.partial(tasks.get, loop)
+    lookup: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+        asyncio.current_task if tasks is None else tasks.get
     )
-    last_task: Any = None  # the latest sending task and its anyio state
+    last_task: Any = object()  # the latest sending task and its anyio state (none yet)
     last_state: Any = None
 
     def cancelled() -> bool:
         nonlocal last_task, last_state
-        task = current_task()
+        task = lookup(loop)
         if task is last_task:
             scope = last_state.cancel_scope
         else:
