@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import time
 from typing import Any, Literal
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from letta_actors import Actor, ActorSystem, MailboxConfig
 from letta_actors.actors import Envelope, _cell
 from letta_actors.actors._mailbox import Mailbox
+from letta_actors.actors._stats import BUCKETS
 
 from .helpers import Recorder
 
@@ -79,3 +82,39 @@ async def test_a_mailbox_without_the_fast_path_sees_every_send_through_offer(
     mine = [(how, payload) for how, payload in seen if payload in (0, 1, 2, 3, 4, "log")]
     assert [p for how, p in mine if how == "offer"][:1] == [0]
     assert {p for how, p in mine if how == "offer"} == {0, 1, 2, 3, 4, "log"}
+
+
+# Clock readings the handler sets, each after a 0.0: every bound itself and just past it, so
+# each handling time (and each wait, the reading before) is exactly that value.
+READINGS = [r for b in BUCKETS[:6] for r in (b, 0.0, b * 1.01, 0.0)] + [3.0, 0.0, 700.0]
+
+
+async def test_histograms_put_each_message_in_its_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The consumer compares the first buckets in line and bisects past them: with a
+    # clock the handler sets, every wait and handling time lands where bisect_left puts it.
+    now = [0.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+
+    class SetClock(Actor):
+        async def receive(self, message: Any) -> Any:
+            now[0] = message
+            return None
+
+    async with ActorSystem() as system:
+        ref = await system.spawn(SetClock, name="a", mailbox=MailboxConfig(capacity=100))
+        for reading in READINGS:  # all queued at 0.0, before the actor runs (no turn is due)
+            await ref.tell(reading)
+        await ref.ask(0.0)
+        cell = system.cell("a")
+        assert cell is not None
+        stats = cell.stats
+    waiting = [0] * (len(BUCKETS) + 1)
+    handling = [0] * (len(BUCKETS) + 1)
+    clock = 0.0
+    for reading in [*READINGS, 0.0]:
+        waiting[bisect.bisect_left(BUCKETS, clock)] += 1  # sent at 0.0, started at `clock`
+        handling[bisect.bisect_left(BUCKETS, max(reading - clock, 0.0))] += 1
+        clock = reading
+    assert stats.waiting.counts == waiting
+    assert stats.handling.counts == handling
+    assert all(handling[:5]) and all(waiting[:5]) and handling[-1] == waiting[-1] == 1
