@@ -122,9 +122,17 @@ class Bus:
         to complete the send (a cancellation, waiting for room, a turn for other tasks).
         ``checked``: the caller has just checked for cancellation.
         """
+        pace = self._pace
         if not checked:
-            probe = self._pace.probe
-            if probe is None or probe():
+            if pace.task_of(pace.loop) is pace.task:  # pace.probe() for the same task, inlined
+                scope = pace.state.cancel_scope
+                while scope is not None:
+                    if scope._cancel_called:
+                        return self._send_if_not_cancelled(name, cell, message, topic, message_id)
+                    if scope._shield:
+                        break
+                    scope = scope._parent_scope
+            elif pace.probe is None or pace.probe():
                 return self._send_if_not_cancelled(name, cell, message, topic, message_id)
         if not self._system.running:
             self._require_running()
@@ -156,7 +164,6 @@ class Bus:
                 cell.stats.received += 1
             else:
                 return self._deliver_and_count(cell, envelope)
-        pace = self._pace
         pace.countdown -= 1
         if not pace.countdown:
             return pace.yield_turn()
