@@ -7,6 +7,7 @@ import dataclasses
 import time
 from typing import Any, Literal
 
+import anyio
 import pytest
 
 from letta_actors import Actor, ActorSystem, MailboxConfig
@@ -118,3 +119,20 @@ async def test_histograms_put_each_message_in_its_bucket(monkeypatch: pytest.Mon
     assert stats.waiting.counts == waiting
     assert stats.handling.counts == handling
     assert all(handling[:5]) and all(waiting[:5]) and handling[-1] == waiting[-1] == 1
+
+
+async def test_a_sender_that_sent_before_still_sees_its_cancellation_and_its_shield() -> None:
+    # Bus.post walks the scopes of the task that sent last itself (no probe call).
+    recorder = Recorder()
+    async with ActorSystem() as system:
+        ref = await system.spawn(lambda: recorder, name="r")
+        await ref.tell("first")  # this task is now the one the bus knows
+        with anyio.CancelScope() as outer:
+            outer.cancel()
+            with anyio.CancelScope(shield=True):
+                await ref.tell("shielded")  # sent: the shield hides the cancellation
+            with anyio.CancelScope():
+                await ref.tell("never sent")
+            pytest.fail("tell did not check for cancellation")
+        assert outer.cancelled_caught
+        assert await ref.ask("log") == ["first", "shielded"]
