@@ -205,8 +205,7 @@ class ActorCell:
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
         # In-process waits and handling times mostly fall under 0.5 ms: the first four buckets
-        # are compared in line (a bisect_left call costs ~0.07 us, a tenth of the consumer's
-        # work per message, twice per message).
+        # are compared in line, and bisect_left (~0.07 us a call, two per message) only past them.
         buckets = BUCKETS
         b0, b1, b2, b3 = buckets[:4]
         # The clock read at the end of the previous handling: the start of the next one when
