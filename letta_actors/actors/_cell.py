@@ -193,7 +193,10 @@ class ActorCell:
         clock = time.time
         waiting, handling = stats.waiting, stats.handling
         waiting_counts, handling_counts = waiting.counts, handling.counts
+        # In-process waits and handling times mostly fall under 0.5 ms: the first four buckets
+        # are compared in line, and bisect_left (~0.07 us a call, two per message) only past them.
         buckets = BUCKETS
+        b0, b1, b2, b3 = buckets[:4]
         # The clock read at the end of the previous handling: the start of the next one when
         # the next message was already queued (nothing ran in between). None after a wait.
         finished: float | None = None
@@ -226,7 +229,10 @@ class ActorCell:
             waited = started - envelope.sent_at
             if waited < 0.0:
                 waited = 0.0  # the wall clock stepped back
-            waiting_counts[bisect_left(buckets, waited)] += 1
+            waiting_counts[
+                0 if waited <= b0 else 1 if waited <= b1 else 2 if waited <= b2
+                else 3 if waited <= b3 else bisect_left(buckets, waited)
+            ] += 1  # fmt: skip
             waiting.sum += waited
             tracer = system.tracer
             handle = receive if tracer is None else tracer.handler(self, envelope, receive)
@@ -270,7 +276,10 @@ class ActorCell:
             elapsed = finished - started
             if elapsed < 0.0:
                 elapsed = 0.0
-            handling_counts[bisect_left(buckets, elapsed)] += 1
+            handling_counts[
+                0 if elapsed <= b0 else 1 if elapsed <= b1 else 2 if elapsed <= b2
+                else 3 if elapsed <= b3 else bisect_left(buckets, elapsed)
+            ] += 1  # fmt: skip
             handling.sum += elapsed
             stats.processed += 1
             if reply is not None and not self._deferred:

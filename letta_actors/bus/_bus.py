@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ..system import ActorSystem
 
 
+_new = object.__new__
+
+
 class Bus:
     """Routes messages between the actors of one :class:`~letta_actors.ActorSystem`.
 
@@ -137,20 +140,36 @@ class Bus:
         to complete the send (a cancellation, waiting for room, a turn for other tasks).
         ``checked``: the caller has just checked for cancellation.
         """
+        pace = self._pace
         if not checked:
-            probe = self._pace.probe
-            if probe is None or probe():
+            if pace.task_of(pace.loop) is pace.task:  # pace.probe() for the same task, inlined
+                scope = pace.state.cancel_scope
+                while scope is not None:
+                    if scope._cancel_called:
+                        return self._send_if_not_cancelled(name, cell, message, topic, message_id)
+                    if scope._shield:
+                        break
+                    scope = scope._parent_scope
+            elif pace.probe is None or pace.probe():
                 return self._send_if_not_cancelled(name, cell, message, topic, message_id)
         if not self._system.running:
             self._require_running()
         sender = current_cell.get()
         if sender is not None and self.enforce_links and topic is None:
             self._check_link(sender, name)
-        envelope = Envelope(self._next_id() if message_id is None else message_id, name, message,
-                            time.time(),
-                            sender.name if sender is not None else None, topic)  # fmt: skip
-        if (tracer := self._system.tracer) is not None:
-            envelope.trace = tracer.capture()
+        # Envelope's __init__ inlined, every field (its frame cost ~0.1 us of a ~1.5 us tell).
+        envelope = _new(Envelope)
+        envelope.id = self._next_id() if message_id is None else message_id
+        envelope.recipient = name
+        envelope.payload = message
+        envelope.sent_at = time.time()
+        envelope.sender = sender.name if sender is not None else None
+        envelope.topic = topic
+        envelope.correlation_id = None
+        envelope.chain = ()
+        envelope.attempt = 1
+        envelope.reply_to = None
+        envelope.trace = None if (tracer := self._system.tracer) is None else tracer.capture()
         if cell is None:
             if self._routes:
                 return self._tell_remote(envelope)
@@ -158,15 +177,13 @@ class Bus:
         else:
             mailbox = cell.mailbox
             queued = mailbox.queued
-            # Mailbox.try_put, inlined (for mailboxes that let the bus append)
-            if len(queued) < mailbox.capacity and not mailbox.closed and mailbox.fast_path:
+            if len(queued) < mailbox.fast_capacity and not mailbox.closed:  # Mailbox.try_put
                 queued.append(envelope)
                 if mailbox.getter is not None:
                     mailbox.wake_getter()
                 cell.stats.received += 1
             else:
                 return self._deliver_and_count(cell, envelope)
-        pace = self._pace
         pace.countdown -= 1
         if not pace.countdown:
             return pace.yield_turn()
