@@ -103,9 +103,10 @@ class Mailbox:
     ) -> None:
         self.name = name
         self.capacity = config.capacity
-        #: What the bus's inlined append compares the queue length with: ``capacity``, or 0
-        #: (never room: every send goes through :meth:`offer`) when not :attr:`fast_path`.
-        #: A slot, because reading the class attribute would cost every tell ~20 ns.
+        #: What the bus's inlined append compares the queue length with: ``capacity`` while
+        #: open, or 0 (never room: every send goes through :meth:`offer`) when closed or not
+        #: :attr:`fast_path`. A slot, because reading the class attribute or a second flag
+        #: would cost every tell ~20 ns.
         self.fast_capacity = self.capacity if self.fast_path else 0
         self.overflow: Overflow = config.overflow
         #: The queue itself, and the senders waiting for room: the consumer and the bus read
@@ -132,7 +133,7 @@ class Mailbox:
     def try_put(self, envelope: Envelope) -> bool:
         """Enqueue if open and not full (the hot path; ``Bus.post`` has it inlined); False leaves
         the decision to :meth:`offer` / :meth:`put` (always, when not :attr:`fast_path`)."""
-        if self.closed or len(self.queued) >= self.fast_capacity:
+        if len(self.queued) >= self.fast_capacity:  # 0 when closed
             return False
         self._append(envelope)
         return True
@@ -238,6 +239,7 @@ class Mailbox:
     def close(self) -> None:
         """Refuse new messages; wake the consumer and every waiting producer."""
         self.closed = True
+        self.fast_capacity = 0
         if self.getter is not None:
             self.wake_getter()
         self._wake_all_putters()
@@ -249,6 +251,7 @@ class Mailbox:
     def reopen(self) -> None:
         """Accept messages again (a stopped actor started anew under the same name)."""
         self.closed = False
+        self.fast_capacity = self.capacity if self.fast_path else 0
 
     def settle(self, envelope: Envelope) -> None:
         """The consumer is done with ``envelope`` (handled, replied, failed for good or

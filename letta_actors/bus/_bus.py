@@ -177,7 +177,7 @@ class Bus:
         else:
             mailbox = cell.mailbox
             queued = mailbox.queued
-            if len(queued) < mailbox.fast_capacity and not mailbox.closed:  # Mailbox.try_put
+            if len(queued) < mailbox.fast_capacity:  # Mailbox.try_put (0 when closed)
                 queued.append(envelope)
                 if mailbox.getter is not None:
                     mailbox.wake_getter()
