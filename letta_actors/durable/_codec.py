@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..actors._envelope import Envelope
+from ..actors import Envelope
 
 
 class DecodeError(ValueError):

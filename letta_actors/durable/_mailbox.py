@@ -26,10 +26,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import anyio
 
-from ..actors._crashes import cancelled_from_outside
-from ..actors._envelope import Envelope
-from ..actors._mailbox import Mailbox, MailboxConfig
-from ..bus._dead_letters import DEAD_LETTERS_TOPIC
+from ..actors import Envelope, Mailbox, MailboxConfig, cancelled_from_outside
+from ..bus import DEAD_LETTERS_TOPIC
 from ..errors import ActorStopped, MailboxFull
 from ..system import ROOT
 

@@ -23,9 +23,7 @@ import anyio
 from anyio.abc import TaskGroup
 from pydantic import BaseModel
 
-from ..actors._checks import seconds
-from ..actors._envelope import Envelope
-from ..actors._mailbox import Mailbox
+from ..actors import Envelope, Mailbox, seconds
 from ._codec import Codec
 from ._mailbox import Mailboxes
 

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from ..actors._stats import BUCKETS
+from ..actors import BUCKETS
 from ._catalog import MetricSpec
 
 Labels = tuple[tuple[str, str], ...]
