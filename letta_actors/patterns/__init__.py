@@ -5,8 +5,9 @@ Every run has a deadline, can be cancelled from outside (:class:`RunControl`), a
 when it timed out or was cancelled. See ``docs/patterns.md``.
 """
 
+from ..usage import Usage
 from ._delegation import DELEGATE, Delegation, DelegationPolicy, PlanStep
-from ._record import RunEvent, RunRecord, RunStatus, Usage
+from ._record import RunEvent, RunRecord, RunStatus
 from ._run import Run, RunControl
 from ._voting import Ballot, Tally, VotingRules
 from .consensus import (

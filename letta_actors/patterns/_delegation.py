@@ -19,8 +19,9 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..actors.letta import ClientTool, LettaAgent, ToolContext, ToolError
+from ..usage import Usage
 from ._outputs import output_text
-from ._record import EventKind, Usage
+from ._record import EventKind
 from ._tracing import step
 
 if TYPE_CHECKING:

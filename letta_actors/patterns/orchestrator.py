@@ -18,6 +18,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..actors.letta import ASK_AGENT, TELL_AGENT, AgentReply, ClientTool, LettaAgent
+from ..usage import Usage
 from ._delegation import (
     DELEGATE,
     NO_DESCRIPTION,
@@ -32,7 +33,7 @@ from ._delegation import (
     describe,
 )
 from ._outputs import output_text
-from ._record import RunRecord, RunStatus, Usage
+from ._record import RunRecord, RunStatus
 from ._run import RunControl, running
 
 if TYPE_CHECKING:
