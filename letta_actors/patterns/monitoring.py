@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,11 @@ from ..actors._cell import ActorState
 
 if TYPE_CHECKING:
     from ..actors._info import ActorInfo
+    from ..actors.letta import LettaAgent
     from ..system import ActorSystem
+
+#: The Letta integration's module: until something imports it, no actor is a Letta agent.
+_LETTA_MODULE = "letta_actors.actors.letta"
 
 
 class AgentStatus(BaseModel):
@@ -91,6 +96,16 @@ def _is_supervisor(system: ActorSystem, name: str, supervisor: type) -> bool:
     return cell is not None and isinstance(cell.instance, supervisor)
 
 
+def _letta_agent_class() -> type[LettaAgent] | None:
+    """``LettaAgent`` if the Letta integration is loaded, else None: a check of a team of plain
+    actors does not load it."""
+    if _LETTA_MODULE not in sys.modules:
+        return None
+    from ..actors.letta import LettaAgent
+
+    return LettaAgent
+
+
 class Probe(BaseModel):
     """One health probe: what was probed, whether it answered in time, how fast, and why not."""
 
@@ -117,8 +132,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
     """Probe every Letta server the team uses (``GET /v1/health/``) and every Letta agent
     (``agents.retrieve``), concurrently, each within ``timeout`` seconds; no LLM is called and
     no agent's mailbox is involved (a busy agent still probes healthy)."""
-    from ..actors.letta import LettaAgent
-
+    letta_agent = _letta_agent_class()
     servers: dict[str, Any] = {}
     agents: list[tuple[str, LettaAgent]] = []
     not_running: list[str] = []
@@ -127,7 +141,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
             not_running.append(info.name)
         cell = system.cell(info.name)
         instance = cell.instance if cell is not None else None
-        if isinstance(instance, LettaAgent):
+        if letta_agent is not None and isinstance(instance, letta_agent):
             agents.append((info.name, instance))
             servers.setdefault(instance.connection.server, instance.connection.client)
     server_probes: list[Probe] = []
