@@ -54,7 +54,7 @@ class RunRecord(BaseModel):
     """
 
     pattern: str
-    run_id: str
+    run_id: str = ""
     status: RunStatus = RunStatus.COMPLETED
     started_at: float = 0.0
     duration: float = 0.0

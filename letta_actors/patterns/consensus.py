@@ -15,6 +15,7 @@ See ``docs/patterns-handoff-consensus.md``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -155,18 +156,18 @@ class ConsensusResult(RunRecord):
         return self.rounds[-1] if self.rounds else None
 
 
+@dataclass(eq=False)
 class VoteChannel:
     """Where one voter's ``vote`` tool puts its ballot (held by a :class:`BallotRequest`).
 
     The last valid vote of the turn counts.
     """
 
-    def __init__(self, run: Run, agent: str, options: tuple[str, ...], round_: int) -> None:
-        self.run = run
-        self.agent = agent
-        self.options = options
-        self.round = round_
-        self.ballot: Ballot | None = None
+    run: Run
+    agent: str
+    options: tuple[str, ...]
+    round: int
+    ballot: Ballot | None = field(default=None, init=False)
 
     def cast(self, agent: str, option: str, reasoning: str) -> str:
         """Record ``agent``'s vote (``abstain`` abstains); raises :class:`ToolError`."""
@@ -285,7 +286,6 @@ class Consensus:
         spec = self.spec
         result = ConsensusResult(
             pattern=f"consensus:{spec.name}",
-            run_id="",
             question=spec.question,
             options=list(spec.options),
             voters=list(spec.voters),

@@ -15,6 +15,7 @@ handles such a message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -136,6 +137,7 @@ class HandoffTurn(RunRecord):
         return [self.entry_agent, *(h.to_agent for h in self.handoffs)]
 
 
+@dataclass(eq=False)
 class HandoffChannel:
     """What the ``transfer`` tool of one agent turn talks to (held by a :class:`HandoffMessage`).
 
@@ -143,15 +145,12 @@ class HandoffChannel:
     cap. The first valid :meth:`transfer` of the turn wins; later ones are refused.
     """
 
-    def __init__(
-        self, run: Run, record: HandoffTurn, agent: str, allowed: list[str], remaining: int
-    ) -> None:
-        self.run = run
-        self.record = record
-        self.agent = agent
-        self.allowed = allowed
-        self.remaining = remaining
-        self.request: Handoff | None = None
+    run: Run
+    record: HandoffTurn
+    agent: str
+    allowed: list[str]
+    remaining: int
+    request: Handoff | None = field(default=None, init=False)
 
     def transfer(self, agent: str, target: str, reason: str) -> str:
         """Accept or refuse a handoff of ``agent`` to ``target``; raises :class:`ToolError`."""
@@ -303,7 +302,6 @@ class HandoffSession:
         spec = self.spec
         record = HandoffTurn(
             pattern=f"handoff:{spec.name}",
-            run_id="",
             session=spec.name,
             message_index=len(self.records),
             message=text,

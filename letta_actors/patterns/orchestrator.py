@@ -202,7 +202,6 @@ class Orchestrator:
         spec = self.spec
         result = OrchestratorResult(
             pattern=f"orchestrator:{spec.name}",
-            run_id="",
             orchestrator=spec.orchestrator,
             task=task,
         )
