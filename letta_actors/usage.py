@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class Usage(BaseModel):
-    """Tokens, steps and requests, summed over whatever the holder covers.
+    """Tokens, steps and requests, summed over what the holder covers: the rounds of one
+    message for an ``AgentReply``, one agent's replies for a run's ``usage[agent]``.
 
-    Counts only grow (:meth:`add`); a source that does not report a count leaves it 0.
+    A count its source does not report stays 0.
     """
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)

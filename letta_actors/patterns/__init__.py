@@ -49,7 +49,7 @@ from .pipeline import Pipeline, PipelineResult, PipelineSpec, Stage, StageProgre
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator, OrchestratorAgent, OrchestratorResult, OrchestratorSpec
 
-#: Names of modules that need the Letta integration, imported when first used.
+#: Names whose module needs the Letta integration: imported on first use (PEP 562).
 _LAZY = dict.fromkeys(
     ("Orchestrator", "OrchestratorAgent", "OrchestratorResult", "OrchestratorSpec"),
     ".orchestrator",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 #: The name of the delegation tool.
 DELEGATE = "delegate"
+
 DelegationStatus = Literal["running", "ok", "error", "timeout", "cancelled", "refused"]
 
 
