@@ -1,10 +1,20 @@
-"""Typed errors raised by the runtime. Every one derives from :class:`ActorError`."""
+"""Typed errors raised by the runtime. Every one derives from :class:`ActorError`, except
+:class:`ToolError`, which a tool raises to refuse a call."""
 
 from __future__ import annotations
 
 
 class ActorError(Exception):
     """Base class of every error the runtime raises on its own behalf."""
+
+
+class ToolError(Exception):
+    """Raise in a tool to answer the agent with an error tool return carrying this text.
+
+    A Letta agent's client-side tools raise it, and so do the channels through which a
+    pattern's tools (``transfer``, ``vote``, ``delegate``) report to a run: the agent gets the
+    text as the tool's error; a plain actor calling the channel gets the exception.
+    """
 
 
 class ActorNotFound(ActorError, LookupError):

@@ -8,16 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Usage(BaseModel):
-    """Token and step counts reported by Letta, summed over the rounds of one message."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    steps: int = 0
+from ..usage import Usage as Usage
 
 
 class ToolCallRecord(BaseModel):

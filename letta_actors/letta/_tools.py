@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any, get_type_hints, overload
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, create_model
 
+from ..errors import ToolError as ToolError
+
 if TYPE_CHECKING:
     from ._agent import LettaAgent
-
-
-class ToolError(Exception):
-    """Raise in a tool to answer the agent with an error tool return carrying this text."""
 
 
 @dataclass(frozen=True)

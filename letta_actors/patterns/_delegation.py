@@ -2,9 +2,10 @@
 
 The tool runs inside the orchestrator actor's ``receive`` (Letta's client-tool protocol), so the
 asks it makes carry the orchestrator as sender and the right call chain. Several delegations in
-one call run concurrently (a task group; each specialist is its own actor). When the message
-being handled is an :class:`OrchestratorBrief` (sent by an orchestrator run), every delegation is
-recorded into that run's record as it happens.
+one call run concurrently (a task group; each specialist is its own actor). The tool reports to
+a :class:`~._ledger.DelegationLedger` (``_report``): when the message being handled is an
+:class:`~._ledger.OrchestratorBrief` (sent by an orchestrator run), that is the run's, and every
+delegation is recorded into the run's record as it happens.
 """
 
 from __future__ import annotations
@@ -12,89 +13,25 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..letta import ClientTool, LettaAgent, ToolContext, ToolError
+from ..errors import ToolError
+from ..letta import LettaAgent
+from ..usage import Usage
+from ._ledger import DELEGATE, Assignment, Delegation, DelegationLedger, DelegationStatus, PlanStep
 from ._outputs import output_text
-from ._record import EventKind, Usage
+from ._report import report_tool
 from ._tracing import step
 
 if TYPE_CHECKING:
+    from ..letta import ClientTool, ToolContext
     from ..system import ActorSystem
-    from ._run import Run
 
-#: The name of the delegation tool.
-DELEGATE = "delegate"
 #: Shown for a specialist whose team definition has no description.
 NO_DESCRIPTION = "(no description)"
-
-DelegationStatus = Literal["running", "ok", "error", "timeout", "cancelled", "refused"]
-
-
-class DelegationPolicy(BaseModel):
-    """Limits on what an orchestrator may delegate during one message (one run).
-
-    - ``max_rounds``: ``delegate`` calls; past it, calls are refused (tool error).
-    - ``max_delegations``: (specialist, task) pairs in total.
-    - ``max_parallel``: pairs in one call (they run concurrently).
-    - ``delegation_timeout``: seconds one specialist gets for its answer (``None``: no limit
-      of its own; the run's deadline and the orchestrator's ``tool_timeout`` still apply).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_rounds: int = Field(default=3, ge=1, le=50)
-    max_delegations: int = Field(default=8, ge=1, le=200)
-    max_parallel: int = Field(default=4, ge=1, le=50)
-    delegation_timeout: float | None = Field(default=120.0, gt=0)
-
-
-class Assignment(BaseModel):
-    """One (specialist, task) pair of a ``delegate`` call."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    specialist: str = Field(min_length=1)
-    task: str = Field(min_length=1)
-
-
-class PlanStep(BaseModel):
-    """One ``delegate`` call: the orchestrator's stated plan and what it assigned.
-
-    ``refused`` is the reason when the call was refused as a whole (nothing was delegated).
-    """
-
-    round: int
-    rationale: str | None = None
-    assignments: list[Assignment] = Field(default_factory=list)
-    refused: str | None = None
-
-
-class Delegation(BaseModel):
-    """One task handed to one specialist, and what came of it.
-
-    ``status``: ``ok`` (``answer`` holds the specialist's text), ``error`` / ``timeout``
-    (``error`` says why), ``cancelled`` (the run was stopped first), ``refused`` (never sent:
-    unknown or unlinked specialist, or a limit reached). ``started_at`` is in seconds after
-    the run started; ``usage`` is what the specialist spent on it.
-    """
-
-    id: int
-    round: int
-    tool_call_id: str | None = None
-    from_agent: str
-    to: str
-    task: str
-    status: DelegationStatus = "running"
-    answer: str | None = None
-    error: str | None = None
-    started_at: float = 0.0
-    latency: float = 0.0
-    usage: Usage = Field(default_factory=Usage)
 
 
 class _Arguments(BaseModel):
@@ -102,79 +39,6 @@ class _Arguments(BaseModel):
 
     delegations: list[Assignment] = Field(min_length=1)
     plan: str | None = None
-
-
-class DelegationLedger:
-    """What one orchestrator message delegated: the plan steps and delegations, in order.
-
-    With a ``run`` the lists are the run record's own, and each delegation is also recorded as
-    request / reply (or error, timeout, cancelled) events with its usage charged to the
-    specialist. Once :meth:`close` d (the run returned), nothing is written any more.
-    """
-
-    def __init__(
-        self,
-        orchestrator: str,
-        policy: DelegationPolicy,
-        *,
-        specialists: tuple[str, ...] | None = None,
-        run: Run | None = None,
-        plan: list[PlanStep] | None = None,
-        delegations: list[Delegation] | None = None,
-    ) -> None:
-        self.orchestrator = orchestrator
-        self.policy = policy
-        self.specialists = specialists
-        self.run = run
-        self.plan: list[PlanStep] = plan if plan is not None else []
-        self.delegations: list[Delegation] = delegations if delegations is not None else []
-        self.closed = False
-        self._t0 = time.monotonic()
-
-    def close(self) -> None:
-        """Stop recording; delegations still running are marked ``cancelled``."""
-        self.closed = True
-        for delegation in self.delegations:
-            if delegation.status == "running":
-                delegation.status = "cancelled"
-                delegation.error = "not finished: the run was stopped"
-
-    def now(self) -> float:
-        return self.run.now() if self.run is not None else time.monotonic() - self._t0
-
-    def event(
-        self,
-        kind: EventKind,
-        source: str,
-        target: str | None,
-        summary: Any = "",
-        *,
-        latency: float | None = None,
-        usage: Usage | None = None,
-    ) -> None:
-        if self.run is not None and not self.closed:
-            self.run.event(kind, source, target, summary, latency=latency, usage=usage)
-
-    def available(self, system: ActorSystem) -> list[str]:
-        """The specialists the orchestrator may delegate to now: linked peers (of those named)."""
-        peers = system.bus.peers(self.orchestrator)
-        if self.specialists is None:
-            return sorted(peers)
-        return [name for name in self.specialists if name in peers]
-
-
-@dataclass(eq=False)
-class OrchestratorBrief:
-    """The message an orchestrator run sends its orchestrator agent: the task text, plus the
-    ledger its delegations are recorded in. :class:`OrchestratorAgent` renders it as ``text``.
-    """
-
-    text: str
-    ledger: DelegationLedger
-    started: bool = False
-    finished: anyio.Event = field(default_factory=anyio.Event)
-    #: What the orchestrator spent on this message (filled in when its handling ends).
-    usage: Usage | None = None
 
 
 def describe(system: ActorSystem, name: str) -> str:
@@ -241,21 +105,11 @@ def delegate_tool(agent: LettaAgent, ledger: DelegationLedger) -> ClientTool | N
         "required": ["delegations"],
     }
 
-    async def handler(ctx: ToolContext, **arguments: Any) -> str:
-        return await _delegate(agent, ledger, ctx, arguments)
-
-    return ClientTool(
-        name=DELEGATE,
-        description=description,
-        parameters=parameters,
-        handler=handler,
-        wants_context=True,
-    )
+    return report_tool(ledger, DELEGATE, description, parameters, _delegate)
 
 
-async def _delegate(
-    agent: LettaAgent, ledger: DelegationLedger, ctx: ToolContext, arguments: dict[str, Any]
-) -> str:
+async def _delegate(ledger: DelegationLedger, ctx: ToolContext, **arguments: Any) -> str:
+    agent = ctx.agent
     if ledger.closed:
         raise ToolError("the run is over; answer with what you have")
     round_no = len(ledger.plan) + 1

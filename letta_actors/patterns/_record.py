@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..usage import Usage as Usage  # re-exported: its home before usage.py
+
 #: Characters kept of a message in an event summary (the full answers live in each pattern's
 #: own result fields).
 SUMMARY_CHARS = 200
@@ -21,38 +23,6 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # nothing usable came out
     TIMED_OUT = "timed_out"  # the run's deadline passed; the record holds what was done
     CANCELLED = "cancelled"  # cancelled from outside; the record holds what was done
-
-
-class Usage(BaseModel):
-    """Tokens and steps spent (from Letta's usage reports), and requests made."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    steps: int = 0
-    requests: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.steps += other.steps
-        self.requests += other.requests
-
-    @classmethod
-    def of_reply(cls, reply: Any) -> Usage:
-        """The usage a reply reports (a Letta ``AgentReply`` has ``usage``); else one request."""
-        usage = getattr(reply, "usage", None)
-        return cls(
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            steps=int(getattr(usage, "steps", 0) or getattr(usage, "step_count", 0) or 0),
-            requests=1,
-        )
 
 
 EventKind = Literal[
@@ -84,7 +54,7 @@ class RunRecord(BaseModel):
     """
 
     pattern: str
-    run_id: str
+    run_id: str = ""
     status: RunStatus = RunStatus.COMPLETED
     started_at: float = 0.0
     duration: float = 0.0

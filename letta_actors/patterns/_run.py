@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..usage import Usage
 from . import _tracing
-from ._record import EventKind, RunEvent, RunRecord, RunStatus, Usage, summarize
+from ._record import EventKind, RunEvent, RunRecord, RunStatus, summarize
 
 if TYPE_CHECKING:
     from ..actors import ActorRef

@@ -15,20 +15,21 @@ See ``docs/patterns-handoff-consensus.md``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..letta import ClientTool, ToolContext, ToolError
-from ._carrier import ChannelMessage, channel_of
+from ..errors import ToolError
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
+from ._report import ChannelMessage, channel_tools, report_tool
 from ._run import Run, RunControl, running
 from ._voting import Ballot, Tally, VotingRules, parse_text_vote, tally
 
 if TYPE_CHECKING:
-    from ..letta import LettaAgent
+    from ..letta import ClientTool, LettaAgent, ToolContext
     from ..system import ActorSystem
 
 #: The name of the voting tool; :data:`ABSTAIN` is the option that abstains.
@@ -155,18 +156,18 @@ class ConsensusResult(RunRecord):
         return self.rounds[-1] if self.rounds else None
 
 
+@dataclass(eq=False)
 class VoteChannel:
     """Where one voter's ``vote`` tool puts its ballot (held by a :class:`BallotRequest`).
 
     The last valid vote of the turn counts.
     """
 
-    def __init__(self, run: Run, agent: str, options: tuple[str, ...], round_: int) -> None:
-        self.run = run
-        self.agent = agent
-        self.options = options
-        self.round = round_
-        self.ballot: Ballot | None = None
+    run: Run
+    agent: str
+    options: tuple[str, ...]
+    round: int
+    ballot: Ballot | None = field(default=None, init=False)
 
     def cast(self, agent: str, option: str, reasoning: str) -> str:
         """Record ``agent``'s vote (``abstain`` abstains); raises :class:`ToolError`."""
@@ -201,47 +202,34 @@ class BallotRequest(ChannelMessage[VoteChannel]):
         return self.channel.cast(self.channel.agent, option, reasoning)
 
 
-def _channel_of(agent: LettaAgent) -> VoteChannel | None:
-    channel: VoteChannel | None = channel_of(agent, BallotRequest)
-    return channel
-
-
-async def _vote(ctx: ToolContext, option: str, reasoning: str) -> str:
-    channel = _channel_of(ctx.agent)
-    if channel is None:
-        raise ToolError("there is no vote going on")
-    return channel.cast(ctx.agent.name, option, reasoning)
-
-
 def vote_tools(agent: LettaAgent) -> list[ClientTool]:
     """Tool factory for ``LettaAgent(..., tool_factories=[vote_tools])``.
 
     Offers ``vote(option, reasoning)`` — ``option`` an enum of the options plus ``abstain`` —
     only while the agent handles a :class:`BallotRequest`.
     """
-    channel = _channel_of(agent)
-    if channel is None:
-        return []
-    return [
-        ClientTool(
-            name=VOTE,
-            description="Cast your vote on the question you were asked, with your reasoning.",
-            parameters={
-                "type": "object",
-                "properties": {
-                    "option": {
-                        "type": "string",
-                        "enum": [*channel.options, ABSTAIN],
-                        "description": f"the option you vote for ('{ABSTAIN}' to abstain)",
-                    },
-                    "reasoning": {"type": "string", "description": "why you vote this way"},
-                },
-                "required": ["option", "reasoning"],
+    return channel_tools(agent, BallotRequest, _vote_tool)
+
+
+def _vote_tool(channel: VoteChannel) -> ClientTool:
+    parameters = {
+        "type": "object",
+        "properties": {
+            "option": {
+                "type": "string",
+                "enum": [*channel.options, ABSTAIN],
+                "description": f"the option you vote for ('{ABSTAIN}' to abstain)",
             },
-            handler=_vote,
-            wants_context=True,
-        )
-    ]
+            "reasoning": {"type": "string", "description": "why you vote this way"},
+        },
+        "required": ["option", "reasoning"],
+    }
+    description = "Cast your vote on the question you were asked, with your reasoning."
+    return report_tool(channel, VOTE, description, parameters, _vote)
+
+
+def _vote(channel: VoteChannel, ctx: ToolContext, option: str, reasoning: str) -> str:
+    return channel.cast(ctx.agent.name, option, reasoning)
 
 
 def ballot_text(
@@ -298,7 +286,6 @@ class Consensus:
         spec = self.spec
         result = ConsensusResult(
             pattern=f"consensus:{spec.name}",
-            run_id="",
             question=spec.question,
             options=list(spec.options),
             voters=list(spec.voters),

@@ -8,25 +8,27 @@ handoffs per user message stops ping-pong loops. See ``docs/patterns-handoff-con
 
 The channel between the tool (which runs inside the agent actor) and the run is the message
 itself: the session sends a :class:`HandoffMessage` — a ``str`` (so any actor, and
-``LettaAgent.render``, sees plain text) carrying the per-turn :class:`HandoffChannel`. The tool
-factory :func:`handoff_tools` offers ``transfer`` only while the agent handles such a message.
+``LettaAgent.render``, sees plain text) carrying the per-turn :class:`HandoffChannel` (see
+``_report``). The tool factory :func:`handoff_tools` offers ``transfer`` only while the agent
+handles such a message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..letta import ClientTool, ToolContext, ToolError
-from ._carrier import ChannelMessage, channel_of
+from ..errors import ToolError
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
+from ._report import ChannelMessage, channel_tools, report_tool
 from ._run import Run, RunControl, running
 
 if TYPE_CHECKING:
-    from ..letta import LettaAgent
+    from ..letta import ClientTool, LettaAgent, ToolContext
     from ..system import ActorSystem
 
 #: The name of the handoff tool offered to the agents of a session.
@@ -135,6 +137,7 @@ class HandoffTurn(RunRecord):
         return [self.entry_agent, *(h.to_agent for h in self.handoffs)]
 
 
+@dataclass(eq=False)
 class HandoffChannel:
     """What the ``transfer`` tool of one agent turn talks to (held by a :class:`HandoffMessage`).
 
@@ -142,15 +145,12 @@ class HandoffChannel:
     cap. The first valid :meth:`transfer` of the turn wins; later ones are refused.
     """
 
-    def __init__(
-        self, run: Run, record: HandoffTurn, agent: str, allowed: list[str], remaining: int
-    ) -> None:
-        self.run = run
-        self.record = record
-        self.agent = agent
-        self.allowed = allowed
-        self.remaining = remaining
-        self.request: Handoff | None = None
+    run: Run
+    record: HandoffTurn
+    agent: str
+    allowed: list[str]
+    remaining: int
+    request: Handoff | None = field(default=None, init=False)
 
     def transfer(self, agent: str, target: str, reason: str) -> str:
         """Accept or refuse a handoff of ``agent`` to ``target``; raises :class:`ToolError`."""
@@ -202,54 +202,40 @@ class HandoffMessage(ChannelMessage[HandoffChannel]):
         return self.channel.transfer(self.channel.agent, target, reason)
 
 
-def _channel_of(agent: LettaAgent) -> HandoffChannel | None:
-    channel: HandoffChannel | None = channel_of(agent, HandoffMessage)
-    return channel
-
-
-async def _transfer(ctx: ToolContext, agent: str, reason: str) -> str:
-    channel = _channel_of(ctx.agent)
-    if channel is None:
-        raise ToolError("transfer is only possible during a handoff session")
-    return channel.transfer(ctx.agent.name, agent, reason)
-
-
 def handoff_tools(agent: LettaAgent) -> list[ClientTool]:
     """Tool factory for ``LettaAgent(..., tool_factories=[handoff_tools])``.
 
     Offers ``transfer(agent, reason)`` — ``agent`` an enum of the agents this one may hand
     over to — only while the agent handles a :class:`HandoffMessage` with someone to hand to.
     """
-    channel = _channel_of(agent)
-    if channel is None or not channel.allowed:
-        return []
-    return [
-        ClientTool(
-            name=TRANSFER,
-            description=(
-                "Hand the user over to another agent who is better placed to help "
-                f"(you can hand over to: {', '.join(channel.allowed)}). Give the reason; "
-                "the other agent receives it with the recent conversation."
-            ),
-            parameters={
-                "type": "object",
-                "properties": {
-                    "agent": {
-                        "type": "string",
-                        "enum": list(channel.allowed),
-                        "description": "the agent to hand the user over to",
-                    },
-                    "reason": {
-                        "type": "string",
-                        "description": "why this agent should take over",
-                    },
-                },
-                "required": ["agent", "reason"],
+    return channel_tools(agent, HandoffMessage, _transfer_tool)
+
+
+def _transfer_tool(channel: HandoffChannel) -> ClientTool | None:
+    if not channel.allowed:
+        return None
+    description = (
+        "Hand the user over to another agent who is better placed to help "
+        f"(you can hand over to: {', '.join(channel.allowed)}). Give the reason; "
+        "the other agent receives it with the recent conversation."
+    )
+    parameters = {
+        "type": "object",
+        "properties": {
+            "agent": {
+                "type": "string",
+                "enum": list(channel.allowed),
+                "description": "the agent to hand the user over to",
             },
-            handler=_transfer,
-            wants_context=True,
-        )
-    ]
+            "reason": {"type": "string", "description": "why this agent should take over"},
+        },
+        "required": ["agent", "reason"],
+    }
+    return report_tool(channel, TRANSFER, description, parameters, _transfer)
+
+
+def _transfer(channel: HandoffChannel, ctx: ToolContext, agent: str, reason: str) -> str:
+    return channel.transfer(ctx.agent.name, agent, reason)
 
 
 def handoff_note(
@@ -316,7 +302,6 @@ class HandoffSession:
         spec = self.spec
         record = HandoffTurn(
             pattern=f"handoff:{spec.name}",
-            run_id="",
             session=spec.name,
             message_index=len(self.records),
             message=text,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -13,8 +14,12 @@ from pydantic import BaseModel
 from ..actors import ActorState
 
 if TYPE_CHECKING:
-    from ..actors import ActorInfo
+    from ..actors import ActorInfo, ActorStats
+    from ..letta import LettaAgent, LettaStats
     from ..system import ActorSystem
+
+#: The Letta integration's module: until something imports it, no actor is a Letta agent.
+_LETTA_MODULE = "letta_actors.letta"
 
 
 class AgentStatus(BaseModel):
@@ -38,10 +43,8 @@ class AgentStatus(BaseModel):
 
     @classmethod
     def of(cls, info: ActorInfo) -> AgentStatus:
-        from ..letta import LettaStats
-
         stats = info.stats
-        letta = LettaStats.of(stats)
+        letta = _letta_stats(stats)
         return cls(
             name=info.name,
             actor_class=info.actor_class,
@@ -86,6 +89,26 @@ def team_report(system: ActorSystem, *, include_supervisors: bool = False) -> Te
     return TeamReport(agents=agents, dead_letters=totals)
 
 
+def _letta_stats(stats: ActorStats) -> LettaStats | None:
+    """An actor's Letta counters, if the Letta integration is loaded (nothing else attaches
+    them): a report on a team of plain actors does not load it."""
+    if _LETTA_MODULE not in sys.modules:
+        return None
+    from ..letta import LettaStats
+
+    return LettaStats.of(stats)
+
+
+def _letta_agent_class() -> type[LettaAgent] | None:
+    """``LettaAgent`` if the Letta integration is loaded, else None: a check of a team of plain
+    actors does not load it."""
+    if _LETTA_MODULE not in sys.modules:
+        return None
+    from ..letta import LettaAgent
+
+    return LettaAgent
+
+
 class Probe(BaseModel):
     """One health probe: what was probed, whether it answered in time, how fast, and why not."""
 
@@ -112,8 +135,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
     """Probe every Letta server the team uses (``GET /v1/health/``) and every Letta agent
     (``agents.retrieve``), concurrently, each within ``timeout`` seconds; no LLM is called and
     no agent's mailbox is involved (a busy agent still probes healthy)."""
-    from ..letta import LettaAgent
-
+    letta_agent = _letta_agent_class()
     servers: dict[str, Any] = {}
     agents: list[tuple[str, LettaAgent]] = []
     not_running: list[str] = []
@@ -121,7 +143,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
         if info.state is not ActorState.RUNNING:
             not_running.append(info.name)
         instance = info.actor
-        if isinstance(instance, LettaAgent):
+        if letta_agent is not None and isinstance(instance, letta_agent):
             agents.append((info.name, instance))
             servers.setdefault(instance.connection.server, instance.connection.client)
     server_probes: list[Probe] = []

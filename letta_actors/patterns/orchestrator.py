@@ -18,9 +18,10 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..letta import ASK_AGENT, TELL_AGENT, AgentReply, ClientTool, LettaAgent
-from ._delegation import (
+from ..usage import Usage
+from ._delegation import NO_DESCRIPTION, delegate_tool, describe
+from ._ledger import (
     DELEGATE,
-    NO_DESCRIPTION,
     Assignment,
     Delegation,
     DelegationLedger,
@@ -28,11 +29,10 @@ from ._delegation import (
     DelegationStatus,
     OrchestratorBrief,
     PlanStep,
-    delegate_tool,
-    describe,
 )
 from ._outputs import output_text
-from ._record import RunRecord, RunStatus, Usage
+from ._record import RunRecord, RunStatus
+from ._report import channel_of
 from ._run import RunControl, running
 
 if TYPE_CHECKING:
@@ -68,18 +68,10 @@ class OrchestratorAgent(LettaAgent):
     #: Limits used when the agent is asked outside an orchestrator run.
     policy: DelegationPolicy = DelegationPolicy()
 
-    def render(self, message: Any) -> str:
-        if isinstance(message, OrchestratorBrief):
-            return message.text
-        return super().render(message)
-
     def ledger(self) -> DelegationLedger:
         """The ledger of the message being handled (a fresh, unrecorded one outside a run)."""
-        envelope = self.envelope
-        payload = envelope.payload if envelope is not None else None
-        if isinstance(payload, OrchestratorBrief):
-            return payload.ledger
-        return DelegationLedger(self.name, self.policy)
+        ledger = channel_of(self, OrchestratorBrief)
+        return ledger if ledger is not None else DelegationLedger(self.name, self.policy)
 
     async def client_tools(self) -> list[ClientTool]:
         tools = [t for t in await super().client_tools() if t.name not in (ASK_AGENT, TELL_AGENT)]
@@ -210,7 +202,6 @@ class Orchestrator:
         spec = self.spec
         result = OrchestratorResult(
             pattern=f"orchestrator:{spec.name}",
-            run_id="",
             orchestrator=spec.orchestrator,
             task=task,
         )

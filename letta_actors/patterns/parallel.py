@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus
 from ._run import Run, RunControl, running
+from ._unique import unique
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -25,6 +26,11 @@ class _Identified(Protocol):
 
 
 _HasId = TypeVar("_HasId", bound=_Identified)
+
+
+def unique_ids(tasks: tuple[_HasId, ...]) -> tuple[_HasId, ...]:
+    """Validate that task ids are unique (results are reported by task id)."""
+    return unique(tasks, lambda task: task.id, "task ids")
 
 
 class FanOutTask(BaseModel):
@@ -53,17 +59,7 @@ class FanOutSpec(BaseModel):
     task_timeout: float | None = Field(default=None, gt=0)
     cancel_on_failure: bool = False
 
-    @field_validator("tasks")
-    @classmethod
-    def _unique(cls, tasks: tuple[FanOutTask, ...]) -> tuple[FanOutTask, ...]:
-        return unique_ids(tasks)
-
-
-def unique_ids(tasks: tuple[_HasId, ...]) -> tuple[_HasId, ...]:
-    """Validate that task ids are unique (results are reported by task id)."""
-    if len({task.id for task in tasks}) != len(tasks):
-        raise ValueError("task ids must be unique")
-    return tasks
+    _unique = field_validator("tasks")(unique_ids)
 
 
 class TaskResult(BaseModel):
@@ -113,7 +109,7 @@ class FanOut:
         self, *, timeout: float | None = None, control: RunControl | None = None
     ) -> FanOutResult:
         spec = self.spec
-        result = FanOutResult(pattern=f"fan-out:{spec.name}", run_id="")
+        result = FanOutResult(pattern=f"fan-out:{spec.name}")
         result.results = [TaskResult(id=t.id, agent=t.agent) for t in spec.tasks]
         limiter = anyio.CapacityLimiter(spec.concurrency)
         async with running(self.system, result, timeout=timeout, control=control) as run:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus
 from ._run import Run, RunControl, running
+from ._unique import unique
 
 if TYPE_CHECKING:
     from ..system import ActorSystem
@@ -31,6 +32,11 @@ class Stage(BaseModel):
     retries: int = Field(default=0, ge=0, le=10)
 
 
+def unique_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    """Validate that stage names are unique (a pipeline addresses stages by name)."""
+    return unique(stages, lambda stage: stage.name, "stage names")
+
+
 class PipelineSpec(BaseModel):
     """A pipeline, declared: its stages in order and the topic its progress goes to."""
 
@@ -40,17 +46,7 @@ class PipelineSpec(BaseModel):
     stages: tuple[Stage, ...] = Field(min_length=1)
     progress_topic: str | None = "pipeline.progress"
 
-    @field_validator("stages")
-    @classmethod
-    def _unique(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
-        return unique_stages(stages)
-
-
-def unique_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
-    """Validate that stage names are unique (a pipeline addresses stages by name)."""
-    if len({stage.name for stage in stages}) != len(stages):
-        raise ValueError("stage names must be unique")
-    return stages
+    _unique = field_validator("stages")(unique_stages)
 
 
 class StageResult(BaseModel):
@@ -100,7 +96,7 @@ class Pipeline:
         self, message: Any, *, timeout: float | None = None, control: RunControl | None = None
     ) -> PipelineResult:
         spec = self.spec
-        result = PipelineResult(pattern=f"pipeline:{spec.name}", run_id="")
+        result = PipelineResult(pattern=f"pipeline:{spec.name}")
         result.stages = [
             StageResult(name=s.name, actor=s.actor, status="skipped") for s in spec.stages
         ]
