@@ -12,9 +12,16 @@ the core.
 
 from typing import TYPE_CHECKING
 
-from .config import TeamConfig
-from .loader import ConfigError, ConfigIssue, load_config, parse_config
-from .team import NotAccepting, Team, UnknownName
+from ..team import (
+    ConfigError,
+    ConfigIssue,
+    NotAccepting,
+    Team,
+    TeamConfig,
+    UnknownName,
+    load_config,
+    parse_config,
+)
 
 __all__ = [
     "ConfigError",

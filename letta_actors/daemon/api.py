@@ -1,4 +1,4 @@
-"""The HTTP API of a running :class:`~letta_actors.daemon.team.Team` (FastAPI, OpenAPI at
+"""The HTTP API of a running :class:`~letta_actors.team.Team` (FastAPI, OpenAPI at
 ``/openapi.json``).
 
 Every error has the JSON body ``{"error": code, "detail": ...}``: a body that cannot be parsed
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ..errors import ActorNotFound, ActorStopped, AskTimeout, MailboxFull, SystemStopped
-from .config import TeamConfig
+from ..team import Abandoned, NotAccepting, RunEntry, Team, TeamConfig, UnknownName
 from .console import mount_console
 from .middleware import (
     AUTHENTICATED,
@@ -42,8 +42,6 @@ from .middleware import (
     Send,
     send_json,
 )
-from .runs import RunEntry
-from .team import Abandoned, NotAccepting, Team, UnknownName
 
 log = logging.getLogger("letta_actors.daemon.api")
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..team import ConfigError, load_config
 from .client import DEFAULT_URL, TOKEN_VAR, URL_VAR, ApiError, Client
-from .loader import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -88,8 +88,8 @@ def _value(text: str, as_json: bool) -> Any:
 
 
 def _check(path: Path) -> int:
+    from ..team import python_factories
     from .describe import describe
-    from .team import python_factories
 
     try:
         config = load_config(path)

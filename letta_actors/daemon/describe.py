@@ -3,7 +3,7 @@ its link graph, its topics and workflows."""
 
 from __future__ import annotations
 
-from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from ..team import LettaAgentConfig, PythonAgentConfig, TeamConfig
 
 ROOT = "root"
 

@@ -29,10 +29,10 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..metrics import HttpLimits, listen, make_path_app, serve_asgi
+from ..team import Team, TeamConfig, python_factories
+from ..team.config import is_loopback
 from .api import create_app
-from .config import TeamConfig, _loopback
 from .middleware import BearerAuth
-from .team import Team, python_factories
 
 log = logging.getLogger("letta_actors.daemon")
 
@@ -56,7 +56,7 @@ def api_token(config: TeamConfig, env: Mapping[str, str], host: str) -> str | No
     if config.metrics.enabled and config.metrics.port is not None:
         listeners.append(("the metrics listener", config.metrics.host))
     for what, where in listeners:
-        if token is None and not _loopback(where):
+        if token is None and not is_loopback(where):
             raise StartupRefused(
                 f"{what} listens on {where}, beyond loopback: set a bearer token in the "
                 f"environment variable {config.api.token_env}"

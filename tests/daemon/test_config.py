@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from letta_actors.daemon import ConfigError, load_config, parse_config
-from letta_actors.daemon.config import LettaAgentConfig, PythonAgentConfig
 from letta_actors.daemon.describe import describe
-from letta_actors.daemon.team import python_factories
+from letta_actors.team import LettaAgentConfig, PythonAgentConfig, python_factories
 
 from .helpers import ECHO_TEAM, REPO
 

@@ -15,8 +15,7 @@ import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..runs import RunEntry
-from ..team import Team
+from ...team import RunEntry, Team
 from .views import dead_letters, run_view, snapshot
 
 #: Sent instead of an unchanged snapshot, so a client (and the server) notices a dead peer.

@@ -14,7 +14,7 @@ from .routes import console_router
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ..team import Team
+    from ...team import Team
 
 #: The console's HTML, CSS, JavaScript and vendored Mermaid (shipped in the package).
 STATIC_DIR = Path(__file__).parent / "static"

@@ -13,10 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..actors._mailbox import MailboxConfig
+from ..actors import MailboxConfig
 from ..actors.letta import AgentOptions
-from ..supervisors import Backoff, Intensity
-from ..supervisors._spec import RestartType, Strategy
+from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
 from .workflows import Workflow
@@ -143,7 +142,8 @@ class Link(_Section):
     both_ways: bool = True
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -180,7 +180,7 @@ class ApiSection(_Section):
 
     @property
     def loopback(self) -> bool:
-        return _loopback(self.host)
+        return is_loopback(self.host)
 
 
 class MetricsSection(_Section):

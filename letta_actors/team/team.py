@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 from anyio.abc import TaskGroup
 
-from ..actors._actor import Actor
+from ..actors import Actor
 from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
 from ..errors import ActorNotFound, SystemStopped
 from ..metrics import SystemMetrics
@@ -60,6 +60,14 @@ class Abandoned(Exception):
 
 class UnknownName(LookupError):
     """No agent or workflow of that name is declared."""
+
+
+class UnknownAgent(UnknownName):
+    """No agent of that name is declared."""
+
+
+class UnknownWorkflow(UnknownName):
+    """No workflow of that name is declared."""
 
 
 def _import(path: str) -> Any:
@@ -314,8 +322,10 @@ class Team:
         return self._in_flight == 0
 
     @asynccontextmanager
-    async def _work(self) -> AsyncIterator[None]:
-        if not self.accepting:
+    async def _work(self, *, taken: bool = False) -> AsyncIterator[None]:
+        """Count the work in flight; refuse new work (:class:`NotAccepting`) once stopping,
+        unless it was ``taken`` before (a run started before the stop began)."""
+        if not (taken or self.accepting):
             raise NotAccepting("the team is stopping")
         self._in_flight += 1
         try:
@@ -329,7 +339,7 @@ class Team:
 
     def _agent(self, name: str) -> str:
         if name not in self.config.agents:
-            raise UnknownName(f"no agent named {name!r}")
+            raise UnknownAgent(f"no agent named {name!r}")
         return name
 
     async def ask(
@@ -380,14 +390,14 @@ class Team:
         """Start a declared workflow in the background; its entry tracks it to the end."""
         declared = self.config.workflows.get(workflow)
         if declared is None:
-            raise UnknownName(f"no workflow named {workflow!r}")
+            raise UnknownWorkflow(f"no workflow named {workflow!r}")
         if not self.accepting or self._tg is None:
             raise NotAccepting("the team is stopping")
         entry = RunEntry(workflow, message)
         self.runs.add(entry)
 
         async def run() -> None:
-            async with self._work_taken():
+            async with self._work(taken=True):
                 try:
                     record = await declared.run(self.system, workflow, message, entry.control)
                 except Exception as exc:
@@ -411,17 +421,6 @@ class Team:
             extra={"run_id": entry.id, "workflow": workflow},
         )
         return entry
-
-    @asynccontextmanager
-    async def _work_taken(self) -> AsyncIterator[None]:
-        """Count work already accepted (a run started before a stop began)."""
-        self._in_flight += 1
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0 and self._idle is not None:
-                self._idle.set()
 
     # -- observation ----------------------------------------------------------------------
 
