@@ -11,7 +11,7 @@ ROOT = "root"
 def _agent_line(name: str, config: TeamConfig) -> str:
     agent = config.agents[name]
     if isinstance(agent, LettaAgentConfig):
-        what = f"letta, model {agent.model or config.letta.model or '(server default)'}"
+        what = f"letta, model {config.letta_spec(name).model or '(server default)'}"
     else:
         assert isinstance(agent, PythonAgentConfig)
         what = f"python {agent.factory}"

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from ..actors import MailboxConfig
-from ..actors.letta import AgentOptions
+from ..actors.letta import AgentOptions, AgentSpec
 from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
@@ -70,8 +77,10 @@ def _http_url(url: str) -> str:
 
 
 class _AgentBase(_Section):
-    """Settings every agent has: its mailbox, its place in the supervision tree, its topics."""
+    """Settings every agent has: its mailbox, its place in the supervision tree, its topics,
+    its description."""
 
+    description: str | None = None
     mailbox: MailboxConfig = MailboxConfig()
     supervisor: Name = "root"
     restart: RestartType = "permanent"
@@ -80,26 +89,54 @@ class _AgentBase(_Section):
     subscribe: tuple[str, ...] = ()
 
 
-class LettaAgentConfig(_AgentBase):
+#: :class:`AgentSpec` fields a team file does not set: the Letta name is ``letta_name`` (its
+#: default depends on the team), the owner tag is the package's.
+_SPEC_FIELDS_NOT_IN_FILE = frozenset({"name", "owner_tag"})
+
+if TYPE_CHECKING:  # the fields below are :class:`AgentSpec`'s; read them with ``spec()``
+    _LettaFields = _AgentBase
+else:
+    # Every other AgentSpec field is a field of a Letta agent in the file, declared once, in
+    # AgentSpec (type, default and bounds): a new AgentSpec field is settable here at once.
+    _LettaFields = create_model(
+        "_LettaFields",
+        __base__=_AgentBase,
+        __module__=__name__,
+        **{
+            name: (field.annotation, field)
+            for name, field in AgentSpec.model_fields.items()
+            if name not in _SPEC_FIELDS_NOT_IN_FILE and name not in _AgentBase.model_fields
+        },
+    )
+
+
+class LettaAgentConfig(_LettaFields):
     """``kind = "letta"``: a Letta agent, found or created by ``letta_name`` (default
-    ``<team>-<agent>``) or attached by ``agent_id``. ``model``/``embedding`` default to
-    ``[letta]``'s. ``tools`` are server-side tool names; ``options`` are :class:`AgentOptions`.
-    ``role = "orchestrator"`` makes it the hub of an ``orchestrator`` workflow (it gets the
-    delegation tool); other agents get the handoff and vote tools of those workflows."""
+    ``<team>-<agent>``) or attached by ``agent_id``. Its other fields are :class:`AgentSpec`'s
+    (``persona``, ``system``, ``human``, ``memory_blocks``, ``model``, ``embedding``, ``tags``,
+    ``tools``...): ``model``/``embedding`` default to ``[letta]``'s, the team's name is added
+    to ``tags``. ``options`` are :class:`AgentOptions`. ``role = "orchestrator"`` makes it the
+    hub of an ``orchestrator`` workflow (it gets the delegation tool); other agents get the
+    handoff and vote tools of those workflows."""
 
     kind: Literal["letta"] = "letta"
     role: Literal["agent", "orchestrator"] = "agent"
     letta_name: str | None = Field(default=None, min_length=1)
-    agent_id: str | None = None
-    persona: str | None = None
-    system: str | None = None
-    human: str | None = None
-    description: str | None = None
-    model: str | None = None
-    embedding: str | None = None
-    tags: tuple[str, ...] = ()
-    tools: tuple[str, ...] = ()
     options: AgentOptions = AgentOptions()
+
+    def spec(self, team: str, name: str, letta: LettaSection) -> AgentSpec:
+        """The :class:`AgentSpec` of this agent, declared as ``name`` in ``team`` under
+        ``letta``."""
+        spec = {n: getattr(self, n) for n in AgentSpec.model_fields if n in type(self).model_fields}
+        return AgentSpec(
+            **{
+                **spec,
+                "name": self.letta_name or f"{team}-{name}",
+                "model": spec["model"] or letta.model,
+                "embedding": spec["embedding"] or letta.embedding,
+                "tags": (*spec["tags"], team),
+            }
+        )
 
 
 class PythonAgentConfig(_AgentBase):
@@ -109,7 +146,6 @@ class PythonAgentConfig(_AgentBase):
     kind: Literal["python"]
     factory: str
     args: dict[str, Any] = Field(default_factory=dict)
-    description: str | None = None
 
     @field_validator("factory")
     @classmethod
@@ -258,3 +294,7 @@ class TeamConfig(_Section):
 
     def letta_agents(self) -> dict[str, LettaAgentConfig]:
         return {n: a for n, a in self.agents.items() if isinstance(a, LettaAgentConfig)}
+
+    def letta_spec(self, name: str) -> AgentSpec:
+        """The :class:`AgentSpec` of the Letta agent declared as ``name``."""
+        return self.letta_agents()[name].spec(self.team.name, name, self.letta)

@@ -30,7 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..actors import Actor
-from ..actors.letta import AgentSpec, LettaAgent, LettaConnection
+from ..actors.letta import LettaAgent, LettaConnection
 from ..errors import ActorNotFound, SystemStopped
 from ..metrics import SystemMetrics
 from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
@@ -123,19 +123,18 @@ def python_factories(config: TeamConfig, base_dir: Path | None = None) -> dict[s
     return factories
 
 
-def letta_spec(team: str, name: str, agent: LettaAgentConfig, config: TeamConfig) -> AgentSpec:
-    """The :class:`AgentSpec` of a declared Letta agent."""
-    return AgentSpec(
-        agent_id=agent.agent_id,
-        name=agent.letta_name or f"{team}-{name}",
-        system=agent.system,
-        persona=agent.persona,
-        human=agent.human,
-        model=agent.model or config.letta.model,
-        embedding=agent.embedding or config.letta.embedding,
-        tags=(*agent.tags, team),
-        tools=agent.tools,
-        description=agent.description,
+def letta_factory(
+    config: TeamConfig, name: str, connection: LettaConnection
+) -> Callable[[], LettaAgent]:
+    """The factory of the Letta agent declared as ``name``: its :class:`AgentSpec` and
+    :class:`AgentOptions` from the file, an :class:`OrchestratorAgent` for ``role =
+    "orchestrator"``, else a :class:`LettaAgent` with the patterns' tools."""
+    agent = config.letta_agents()[name]
+    spec = config.letta_spec(name)
+    if agent.role == "orchestrator":
+        return OrchestratorAgent.factory(spec, connection, options=agent.options)
+    return LettaAgent.factory(
+        spec, connection, options=agent.options, tool_factories=PATTERN_TOOL_FACTORIES
     )
 
 
@@ -250,18 +249,7 @@ class Team:
             factory: ActorFactory
             if isinstance(agent, LettaAgentConfig):
                 assert self.connection is not None
-                spec = letta_spec(config.team.name, name, agent, config)
-                if agent.role == "orchestrator":
-                    factory = OrchestratorAgent.factory(
-                        spec, self.connection, options=agent.options
-                    )
-                else:
-                    factory = LettaAgent.factory(
-                        spec,
-                        self.connection,
-                        options=agent.options,
-                        tool_factories=PATTERN_TOOL_FACTORIES,
-                    )
+                factory = letta_factory(config, name, self.connection)
             else:
                 factory = factories[name]
             await system.spawn(

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
+from pydantic.fields import FieldInfo
 
+from letta_actors.actors.letta import (
+    AgentOptions,
+    AgentSpec,
+    LettaAgent,
+    LettaConnection,
+    MemoryBlock,
+)
 from letta_actors.daemon import ConfigError, load_config, parse_config
 from letta_actors.daemon.describe import describe
 from letta_actors.team import LettaAgentConfig, PythonAgentConfig, python_factories
+from letta_actors.team.team import letta_factory
 
 from .helpers import ECHO_TEAM, REPO
 
@@ -180,3 +191,58 @@ def test_pattern_workflow_rules_are_checked_when_the_file_loads() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(broken, "team.toml")
     assert any("cannot be one of its specialists" in issue.message for issue in caught.value.issues)
+
+
+def _other_value(field: FieldInfo) -> Any:
+    """A valid value of ``field`` that is not its default (JSON-like, for a TOML file)."""
+    kind, default = field.annotation, field.default
+    if kind in (str, str | None):
+        return "set-in-file"
+    if kind in (bool, bool | None):
+        return default is not True
+    if kind in (int, int | None, float, float | None):
+        number = 7 if default is None else default + 1  # within every bound so far
+        return number + 0.5 if float in get_args(kind) or kind is float else number
+    if kind == tuple[str, ...]:
+        return ["set-in-file"]
+    if kind == tuple[MemoryBlock, ...]:
+        return [{"label": "notes", "value": "set in the file"}]
+    raise AssertionError(f"add a value for {kind} to this test")
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike in TOML
+
+
+def test_every_agent_spec_and_option_field_is_set_in_the_file_and_reaches_the_agent() -> None:
+    spec_fields = {
+        name: _other_value(field)
+        for name, field in AgentSpec.model_fields.items()
+        if name not in ("name", "owner_tag")  # the file's `letta_name`; the package's tag
+    }
+    options = {name: _other_value(field) for name, field in AgentOptions.model_fields.items()}
+    lines = [f"{name} = {_toml(value)}" for name, value in spec_fields.items()]
+    text = "\n".join(
+        ['[letta]\nmodel = "m-default"', "[agents.w]", *lines, f"options = {_toml(options)}"]
+    )
+    config = parse_config(text, "team.toml")
+
+    agent = letta_factory(config, "w", LettaConnection(base_url="http://127.0.0.1:9"))()
+    assert isinstance(agent, LettaAgent)
+    assert agent.options == AgentOptions.model_validate(options)
+    for name, value in spec_fields.items():
+        got = getattr(agent.spec, name)
+        if name == "tags":  # the team's name is added
+            assert got == (*value, "team")
+        elif name == "memory_blocks":
+            assert got == tuple(MemoryBlock.model_validate(v) for v in value)
+        else:
+            assert got == (tuple(value) if isinstance(value, list) else value), name
+    assert agent.spec.name == "team-w"
+    # What the file leaves out comes from [letta] and the defaults.
+    bare = parse_config('[letta]\nmodel = "m-default"\n[agents.w]\n').letta_spec("w")
+    assert bare.model == "m-default" and bare.memory_blocks == () and bare.agent_id is None
