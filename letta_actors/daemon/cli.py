@@ -119,6 +119,7 @@ def _check(path: Path) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..team import Team
     from .logs import configure_logging
     from .server import Daemon, StartupRefused, run_daemon
 
@@ -139,8 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         daemon = Daemon(
-            config,
-            base_dir=path.parent.resolve(),
+            Team(config, base_dir=path.parent.resolve()),
             host=args.host,
             port=args.port,
             ready_file=args.ready_file,

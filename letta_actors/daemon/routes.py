@@ -11,8 +11,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -38,6 +38,8 @@ from .models import (
 
 log = logging.getLogger("letta_actors.daemon.api")
 
+_Route = TypeVar("_Route", bound=Callable[..., Coroutine[Any, Any, Any]])
+
 _CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 #: The error answers every route with a body or a name declares.
@@ -50,6 +52,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 router = APIRouter()
+
+
+def _accepted(path: str, tag: str, model: type[BaseModel]) -> Callable[[_Route], _Route]:
+    """A POST route answering 202 (accepted) with ``model``, declaring the error answers."""
+    return router.post(path, tags=[tag], status_code=202, response_model=model, responses=_ERRORS)
 
 
 def _correlation(request: Request) -> str:
@@ -161,13 +168,7 @@ async def ask(agent: str, body: AskRequest, request: Request, team: TeamDep) -> 
     )
 
 
-@router.post(
-    "/v1/agents/{agent}/tell",
-    tags=["messages"],
-    status_code=202,
-    response_model=TellResponse,
-    responses=_ERRORS,
-)
+@_accepted("/v1/agents/{agent}/tell", "messages", TellResponse)
 async def tell(agent: str, body: TellRequest, request: Request, team: TeamDep) -> Any:
     """Queue a message for an agent without waiting for its handling. Queued means in
     memory (``durable: false``): a message not yet handled is lost if the process is
@@ -191,13 +192,7 @@ async def workflows(team: TeamDep) -> dict[str, Any]:
     return _workflows(team.config)
 
 
-@router.post(
-    "/v1/workflows/{workflow}/runs",
-    tags=["workflows"],
-    status_code=202,
-    response_model=RunSummary,
-    responses=_ERRORS,
-)
+@_accepted("/v1/workflows/{workflow}/runs", "workflows", RunSummary)
 async def start_run(workflow: str, body: RunRequest, team: TeamDep) -> Any:
     """Start a run; poll ``/v1/runs/{id}`` or stream ``/v1/runs/{id}/events``."""
     entry = team.start_run(workflow, body.input)
@@ -218,13 +213,7 @@ async def run(run_id: str, team: TeamDep) -> Any:
     return find_run(team, run_id).summary()
 
 
-@router.post(
-    "/v1/runs/{run_id}/cancel",
-    tags=["workflows"],
-    status_code=202,
-    response_model=RunSummary,
-    responses=_ERRORS,
-)
+@_accepted("/v1/runs/{run_id}/cancel", "workflows", RunSummary)
 async def cancel(run_id: str, team: TeamDep) -> Any:
     """Cancel a run; its record (status ``cancelled``) keeps what was done."""
     entry = find_run(team, run_id)

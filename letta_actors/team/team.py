@@ -23,7 +23,6 @@ import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
@@ -188,11 +187,16 @@ class Team:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def import_factories(self) -> Mapping[str, ActorFactory]:
+        """The Python agents' factories: those given to the constructor, else imported now
+        (once) by :func:`python_factories`, which raises :class:`ConfigError`."""
+        if self._factories is None:
+            self._factories = python_factories(self.config, self.base_dir)
+        return self._factories
+
     async def __aenter__(self) -> Self:
         config = self.config
-        factories = self._factories
-        if factories is None:
-            factories = python_factories(config, self.base_dir)
+        factories = self.import_factories()
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
@@ -274,17 +278,12 @@ class Team:
         for entry in self.runs.running():
             entry.control.cancel()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
         self.accepting = False
         stack, self._stack = self._stack, None
         try:
             if stack is not None:
-                return await stack.__aexit__(exc_type, exc, tb)
+                return await stack.__aexit__(*exc_info)
             return None
         finally:
             self.started = False
