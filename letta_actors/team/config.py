@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from ..actors import MailboxConfig
-from ..actors.letta import AgentOptions, AgentSpec
+from ..actors.letta import AgentOptions, AgentSpec, ConnectionConfig
 from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
@@ -53,14 +54,34 @@ class TeamSection(_Section):
     shutdown_timeout: float = Field(default=30.0, gt=0)
 
 
-class LettaSection(_Section):
-    """``[letta]``: the Letta server. The API key is read from ``api_key_env`` (if set)."""
+def _with_fields_of(
+    model: type[BaseModel], base: type[_Section], leave_out: frozenset[str]
+) -> type[_Section]:
+    """``base`` with the fields of ``model`` (but ``leave_out`` and ``base``'s own), declared
+    once, in ``model`` (type, default and bounds): a field added there is settable in the file
+    at once. Type checkers see ``base``: read those fields through the model they build."""
+    fields: dict[str, Any] = {
+        name: (field.annotation, field)
+        for name, field in model.model_fields.items()
+        if name not in leave_out and name not in base.model_fields
+    }
+    return create_model(f"_{model.__name__}Fields", __base__=base, __module__=__name__, **fields)
 
-    base_url: str = "http://127.0.0.1:8283"
+
+if TYPE_CHECKING:
+    _ConnectionFields = _Section
+else:  # the API key is never in the file: ``api_key_env`` names its variable
+    _ConnectionFields = _with_fields_of(ConnectionConfig, _Section, frozenset({"api_key"}))
+
+
+class LettaSection(_ConnectionFields):
+    """``[letta]``: the Letta server. Its fields are :class:`ConnectionConfig`'s (``base_url``,
+    ``max_in_flight``, ``requests_per_minute``, ``request_timeout``, ``retry``, ``breaker``...)
+    but the API key, read from the variable ``api_key_env`` (if set); ``model`` and
+    ``embedding`` are the agents' defaults."""
+
+    base_url: str = "http://127.0.0.1:8283"  # checked: an http(s) URL
     api_key_env: EnvVar | None = "LETTA_API_KEY"
-    max_in_flight: int = Field(default=8, ge=1)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    request_timeout: float = Field(default=300.0, gt=0)
     model: str | None = None
     embedding: str | None = None
 
@@ -68,6 +89,12 @@ class LettaSection(_Section):
     @classmethod
     def _http(cls, url: str) -> str:
         return _http_url(url).rstrip("/")
+
+    def connection(self, env: Mapping[str, str]) -> ConnectionConfig:
+        """The :class:`ConnectionConfig` of the server, with the API key from ``env``."""
+        fields = {n: getattr(self, n) for n in ConnectionConfig.model_fields if n != "api_key"}
+        key = env.get(self.api_key_env) if self.api_key_env else None
+        return ConnectionConfig(**fields, api_key=key)
 
 
 def _http_url(url: str) -> str:
@@ -89,25 +116,11 @@ class _AgentBase(_Section):
     subscribe: tuple[str, ...] = ()
 
 
-#: :class:`AgentSpec` fields a team file does not set: the Letta name is ``letta_name`` (its
-#: default depends on the team), the owner tag is the package's.
-_SPEC_FIELDS_NOT_IN_FILE = frozenset({"name", "owner_tag"})
-
-if TYPE_CHECKING:  # the fields below are :class:`AgentSpec`'s; read them with ``spec()``
+if TYPE_CHECKING:  # read the AgentSpec fields with ``spec()``
     _LettaFields = _AgentBase
-else:
-    # Every other AgentSpec field is a field of a Letta agent in the file, declared once, in
-    # AgentSpec (type, default and bounds): a new AgentSpec field is settable here at once.
-    _LettaFields = create_model(
-        "_LettaFields",
-        __base__=_AgentBase,
-        __module__=__name__,
-        **{
-            name: (field.annotation, field)
-            for name, field in AgentSpec.model_fields.items()
-            if name not in _SPEC_FIELDS_NOT_IN_FILE and name not in _AgentBase.model_fields
-        },
-    )
+else:  # the Letta name is ``letta_name`` (its default depends on the team); the owner tag is
+    # the package's
+    _LettaFields = _with_fields_of(AgentSpec, _AgentBase, frozenset({"name", "owner_tag"}))
 
 
 class LettaAgentConfig(_LettaFields):

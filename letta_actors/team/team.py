@@ -201,15 +201,8 @@ class Team:
         await stack.__aenter__()
         try:
             if config.letta_agents():
-                key_var = config.letta.api_key_env
                 self.connection = await stack.enter_async_context(
-                    LettaConnection(
-                        base_url=config.letta.base_url,
-                        api_key=self.env.get(key_var) if key_var else None,
-                        max_in_flight=config.letta.max_in_flight,
-                        requests_per_minute=config.letta.requests_per_minute,
-                        request_timeout=config.letta.request_timeout,
-                    )
+                    LettaConnection(config.letta.connection(self.env))
                 )
             root = config.supervision
             system = ActorSystem(

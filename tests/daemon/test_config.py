@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from letta_actors.actors.letta import (
     AgentOptions,
     AgentSpec,
+    ConnectionConfig,
     LettaAgent,
     LettaConnection,
     MemoryBlock,
@@ -200,13 +202,16 @@ def _other_value(field: FieldInfo) -> Any:
         return "set-in-file"
     if kind in (bool, bool | None):
         return default is not True
-    if kind in (int, int | None, float, float | None):
-        number = 7 if default is None else default + 1  # within every bound so far
-        return number + 0.5 if float in get_args(kind) or kind is float else number
+    if kind in (int, int | None):
+        return 7 if default is None else default + 1  # within every bound so far
+    if kind in (float, float | None):
+        return 2.5 if not default else default / 2  # within every bound so far
     if kind == tuple[str, ...]:
         return ["set-in-file"]
     if kind == tuple[MemoryBlock, ...]:
         return [{"label": "notes", "value": "set in the file"}]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return {name: _other_value(inner) for name, inner in kind.model_fields.items()}
     raise AssertionError(f"add a value for {kind} to this test")
 
 
@@ -246,3 +251,19 @@ def test_every_agent_spec_and_option_field_is_set_in_the_file_and_reaches_the_ag
     # What the file leaves out comes from [letta] and the defaults.
     bare = parse_config('[letta]\nmodel = "m-default"\n[agents.w]\n').letta_spec("w")
     assert bare.model == "m-default" and bare.memory_blocks == () and bare.agent_id is None
+
+
+def test_every_connection_field_is_set_in_letta_and_reaches_the_connection() -> None:
+    fields = {
+        name: _other_value(field)
+        for name, field in ConnectionConfig.model_fields.items()
+        if name != "api_key"  # never in the file: `api_key_env` names its variable
+    }
+    fields["base_url"] = "http://letta.example:8283"  # a URL, checked
+    text = "\n".join(
+        ["[letta]", *(f"{n} = {_toml(v)}" for n, v in fields.items()), 'api_key_env = "KEY"']
+    )
+    config = parse_config(f"{text}\n[agents.w]\n", "team.toml")
+    connection = config.letta.connection({"KEY": "sk-from-env"})
+    assert connection == ConnectionConfig.model_validate({**fields, "api_key": "sk-from-env"})
+    assert LettaConnection(connection).server == "http://letta.example:8283"
