@@ -1,7 +1,7 @@
 """The API's routes (FastAPI, at module level): probes, the team, asks and tells, workflow runs.
 
-A route takes its team (and run) as dependencies (:mod:`.deps`) and raises on failure:
-:mod:`.answers` turns each exception into its HTTP answer, in one table.
+A route takes its team as a dependency (:mod:`.deps`) and raises on failure: :mod:`.answers`
+turns each exception into its HTTP answer, in one table.
 """
 
 from __future__ import annotations

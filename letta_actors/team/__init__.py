@@ -12,6 +12,7 @@ reverse. See ``docs/embedding.md``.
 """
 
 from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from .factories import letta_factory, python_factories
 from .loader import ConfigError, ConfigIssue, load_config, parse_config
 from .runs import RunEntry, RunStore
 from .team import (
@@ -21,7 +22,6 @@ from .team import (
     UnknownAgent,
     UnknownName,
     UnknownWorkflow,
-    python_factories,
 )
 from .workflows import Workflow
 
@@ -40,6 +40,7 @@ __all__ = [
     "UnknownName",
     "UnknownWorkflow",
     "Workflow",
+    "letta_factory",
     "load_config",
     "parse_config",
     "python_factories",

@@ -20,8 +20,12 @@ from letta_actors.actors.letta import (
 )
 from letta_actors.daemon import ConfigError, load_config, parse_config
 from letta_actors.daemon.describe import describe
-from letta_actors.team import LettaAgentConfig, PythonAgentConfig, python_factories
-from letta_actors.team.team import letta_factory
+from letta_actors.team import (
+    LettaAgentConfig,
+    PythonAgentConfig,
+    letta_factory,
+    python_factories,
+)
 
 from .helpers import ECHO_TEAM, REPO
 
