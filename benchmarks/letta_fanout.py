@@ -76,7 +76,7 @@ async def _bench(base_url: str, n: int, model: str, embedding: str) -> AsyncIter
     from letta_client import AsyncLetta
 
     from letta_actors import ActorSystem
-    from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+    from letta_actors.letta import AgentSpec, LettaAgent, LettaConnection
 
     run_id = uuid.uuid4().hex[:8]
     marker = f"LETTA-FANOUT-BENCH-{run_id}"

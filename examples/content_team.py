@@ -21,7 +21,6 @@ import uuid
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentOptions, AgentSpec, LettaAgent, LettaConnection
 from letta_actors.demo.content_team import (
     CHIEF_DESCRIPTION,
     CHIEF_PERSONA,
@@ -29,6 +28,7 @@ from letta_actors.demo.content_team import (
     scripted_rules,
     system_prompt,
 )
+from letta_actors.letta import AgentOptions, AgentSpec, LettaAgent, LettaConnection
 from letta_actors.localstack import LettaEnvironment, letta_environment
 from letta_actors.patterns.orchestrator import (
     Orchestrator,

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import ASK_AGENT, AgentSpec, LettaAgent, LettaConnection
+from letta_actors.letta import ASK_AGENT, AgentSpec, LettaAgent, LettaConnection
 
 
 def script_llm(stack: object, token: str) -> None:

@@ -12,7 +12,7 @@ import uuid
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentSpec, LettaAgent
+from letta_actors.letta import AgentSpec, LettaAgent
 from letta_actors.localstack import Rule, TextReply, letta_environment
 from letta_actors.patterns import FanOut
 

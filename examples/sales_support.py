@@ -16,7 +16,7 @@ import uuid
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+from letta_actors.letta import AgentSpec, LettaAgent, LettaConnection
 from letta_actors.localstack import LocalStack, letta_environment
 from letta_actors.patterns.handoff import TRANSFER, HandoffSession, HandoffSpec, handoff_tools
 

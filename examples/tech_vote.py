@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+from letta_actors.letta import AgentSpec, LettaAgent, LettaConnection
 from letta_actors.localstack import LocalStack, letta_environment
 from letta_actors.patterns._voting import VotingRules
 from letta_actors.patterns.consensus import VOTE, Consensus, ConsensusSpec, vote_tools

@@ -1,10 +1,14 @@
-"""The actor system: a registry of named actors under a root supervisor, and their bus."""
+"""The actor system: the facade over a registry of named actors, their bus and a root supervisor.
+
+It owns the lifecycle (entering starts the root supervisor, leaving stops everything) and
+spawning; names are kept by :class:`~letta_actors.actors.ActorRegistry` (``system.registry``),
+which supervisors, the bus and observers use directly.
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -13,29 +17,38 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from .actors._actor import Actor
-from .actors._cell import ActorCell, ActorState
-from .actors._checks import seconds
-from .actors._context import current_cell
-from .actors._crashes import cancelled_from_outside, is_cancellation
-from .actors._envelope import Envelope
-from .actors._info import ActorInfo
-from .actors._mailbox import MailboxConfig
-from .actors._ref import ActorRef
-from .actors._tracing import Tracer
-from .bus._bus import Bus
-from .bus._dead_letters import DeadLetters
-from .errors import ActorNotFound, NameTaken, SystemStopped
-from .supervisors._backoff import Backoff
-from .supervisors._handle import SupervisorHandle
-from .supervisors._intensity import Intensity
-from .supervisors._messages import TerminateChild, Terminated
-from .supervisors._spec import ChildSpec, RestartType, Strategy
-from .supervisors._supervisor import Supervisor
+from .actors import (
+    Actor,
+    ActorCell,
+    ActorInfo,
+    ActorRef,
+    ActorRegistry,
+    Mailbox,
+    MailboxConfig,
+    Tracer,
+    cancelled_from_outside,
+    current_cell,
+    is_cancellation,
+    seconds,
+)
+from .bus import Bus, DeadLetters
+from .errors import ActorNotFound, SystemStopped
+from .supervisors import (
+    Backoff,
+    ChildSpec,
+    Intensity,
+    RestartType,
+    Strategy,
+    Supervisor,
+    SupervisorHandle,
+    TerminateChild,
+)
 
 log = logging.getLogger("letta_actors.system")
 
 ROOT = "root"
+
+MailboxFactory = Callable[[str, MailboxConfig, Callable[[], anyio.Event]], Mailbox]
 
 Msg = TypeVar("Msg")
 Reply = TypeVar("Reply")
@@ -105,9 +118,10 @@ class ActorSystem:
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a Backoff, got {backoff!r}")
         self.default_mailbox = mailbox or MailboxConfig()
+        #: The names of this system's actors and their cells (runtime internals: supervisors,
+        #: the bus and observers use it; applications use refs and :meth:`info`).
+        self.registry = ActorRegistry(guard=self._require_running, fail=self._fail)
         self.bus = Bus(self, enforce_links=enforce_links, dead_letter_capacity=dead_letter_capacity)
-        self._cells: dict[str, ActorCell] = {}
-        self._watchers: dict[str, set[str]] = {}
 
         def root_factory() -> Supervisor:
             return Supervisor(strategy=strategy, intensity=intensity, backoff=backoff)
@@ -122,13 +136,20 @@ class ActorSystem:
         self._stopped: anyio.Event | None = None  # made when someone waits for the stop
         self._names = itertools.count(1)
         self.running = False
-        #: Called with the final :class:`ActorInfo` of each actor that stops for good (before it
-        #: is unregistered), in the event loop. Observers (metrics) use it to keep totals.
-        self.retire_listeners: list[Callable[[ActorInfo], None]] = []
         #: Makes the runtime's events; set to the running backend's own class on entry.
         self.event_factory: Callable[[], anyio.Event] = anyio.Event
         #: The tracing hook (``letta_actors.tracing`` installs one); ``None``: no tracing.
         self.tracer: Tracer | None = None
+        #: Makes each actor's mailbox from its name, config and event factory; replaced before
+        #: the block is entered to give some actors another kind (``letta_actors.durable``).
+        self.mailbox_factory: MailboxFactory = Mailbox
+
+    @property
+    def retire_listeners(self) -> list[Callable[[ActorInfo], None]]:
+        """Called with the final :class:`ActorInfo` of each actor that stops for good (before
+        it is unregistered), in the event loop. Observers (metrics) use it to keep totals.
+        (The registry's list: ``registry.retire_listeners``.)"""
+        return self.registry.retire_listeners
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -142,7 +163,7 @@ class ActorSystem:
         self.running = True
         root = ActorCell(self, ROOT, self._root_factory, mailbox=MailboxConfig(capacity=1_000_000))
         self._root = root
-        self._register(root)
+        self.registry.register(root)
         try:
             await self._tg.start(self._run_root, root)
         except BaseException as exc:
@@ -165,7 +186,7 @@ class ActorSystem:
             if not self._stopping:
                 self._fail(SystemStopped("the root supervisor stopped"), "the root stopped")
         finally:
-            self._retire(root, "shutdown")
+            self.registry.retire(root, "shutdown")
 
     def _fail(self, error: BaseException, what: str) -> None:
         """Stop the system because of ``error``: refuse work, cancel every actor and the block.
@@ -285,13 +306,12 @@ class ActorSystem:
     def _supervisor_cell(self, supervisor: str | ActorRef) -> ActorCell:
         """The cell of a running supervisor; ``TypeError`` if that actor is no supervisor."""
         name = self.bus.name_of(supervisor)
-        cell = self._cells.get(name)
+        cell = self.registry.get(name)
         if cell is None:
             raise ActorNotFound(name)
-        instance = cell.instance
-        if instance is not None and not isinstance(instance, Supervisor):
+        if cell.is_supervisor is False:
             raise TypeError(
-                f"actor {name!r} is a {type(instance).__name__}, not a Supervisor: "
+                f"actor {name!r} is a {cell.actor_class}, not a Supervisor: "
                 "it cannot start children"
             )
         return cell
@@ -303,30 +323,35 @@ class ActorSystem:
     def ref(self, name: str) -> ActorRef[Any, Any]:
         """A ref to ``name``, whether or not an actor holds that name now (untyped: annotate
         the variable, e.g. ``ref: ActorRef[str, int] = system.ref("x")``, to type it)."""
-        return ActorRef(self, name, self._cells.get(name))
+        return ActorRef(self, name, self.registry.get(name))
 
     def lookup(self, name: str) -> ActorRef[Any, Any]:
         """A ref to a running actor; raises :class:`ActorNotFound` if none has that name."""
-        cell = self._cells.get(name)
+        cell = self.registry.get(name)
         if cell is None:
             raise ActorNotFound(name)
         return ActorRef(self, name, cell)
 
     def cell(self, name: str) -> ActorCell | None:
-        """The cell registered under ``name`` (runtime internals; prefer refs)."""
-        return self._cells.get(name)
+        """The cell registered under ``name``: runtime internals, for tests and the runtime's
+        own layers (``registry.get``). Read an actor through :meth:`info`; talk to it by ref."""
+        return self.registry.get(name)
+
+    def info(self, name: str) -> ActorInfo | None:
+        """A snapshot of the actor ``name`` (``None`` when no actor holds that name)."""
+        return self.registry.info(name)
 
     def actors(self) -> list[ActorInfo]:
         """Every registered actor (supervisors included), in registration order."""
-        return [ActorInfo.of(cell) for cell in self._cells.values()]
+        return self.registry.infos()
 
     async def stop(self, name: str, *, timeout: float | None = None) -> None:
         """Stop the actor ``name`` for good (see :meth:`ActorRef.stop`)."""
-        cell = self._cells.get(name)
+        cell = self.registry.get(name)
         if cell is None or cell.parent is None:
             return
         supervisor = self.supervisor(cell.parent)
-        if self.cell(cell.parent) is None:
+        if cell.parent not in self.registry:
             return
         if current_cell.get() is cell:
             # Stopping itself: the supervisor would wait for the caller, which waits for it.
@@ -347,56 +372,8 @@ class ActorSystem:
         Watching a name that no actor holds delivers ``Terminated(name, "noproc")`` at once.
         Raises :class:`ActorNotFound` when no actor holds the watcher's name.
         """
-        watcher_name = self.bus.name_of(watcher)
-        watched_name = self.bus.name_of(watched)
-        if watcher_name not in self._cells:
-            raise ActorNotFound(watcher_name)
-        if watched_name not in self._cells:
-            self._notify(watcher_name, Terminated(watched_name, "noproc"))
-            return
-        self._watchers.setdefault(watched_name, set()).add(watcher_name)
+        self.registry.watch(self.bus.name_of(watcher), self.bus.name_of(watched))
 
     def unwatch(self, watcher: str | ActorRef, watched: str | ActorRef) -> None:
-        watcher_name = self.bus.name_of(watcher)
-        watched_name = self.bus.name_of(watched)
-        self._watchers.get(watched_name, set()).discard(watcher_name)
-
-    def _notify(self, watcher: str, message: Terminated) -> None:
-        cell = self._cells.get(watcher)
-        if cell is not None:
-            self._post(cell, message)
-
-    # -- runtime internals (used by supervisors) ------------------------------------------
-
-    def _register(self, cell: ActorCell) -> None:
-        self._require_running()
-        if cell.name in self._cells:
-            raise NameTaken(cell.name)
-        self._cells[cell.name] = cell
-
-    def _unregister(self, cell: ActorCell) -> None:
-        if self._cells.get(cell.name) is cell:
-            del self._cells[cell.name]
-
-    def _post(self, cell: ActorCell, payload: Any) -> None:
-        """Queue a runtime notification, ignoring capacity (dropped only if the mailbox closed)."""
-        envelope = Envelope(self.bus._next_id(), cell.name, payload, time.time())
-        if cell.mailbox.force(envelope):
-            cell.stats.received += 1
-
-    def _retire(self, cell: ActorCell, reason: str, error: BaseException | None = None) -> None:
-        """Stop ``cell`` for good: dead-letter its queue, unregister it, tell its watchers."""
-        if cell.state is ActorState.STOPPED and self._cells.get(cell.name) is not cell:
-            return
-        cell.finalize()
-        if self.retire_listeners:
-            info = ActorInfo.of(cell)
-            for listener in self.retire_listeners:
-                try:
-                    listener(info)
-                except Exception:
-                    log.exception("retire listener %r failed", listener)
-        self._unregister(cell)
-        self.bus.topics.forget(cell.name)
-        for watcher in sorted(self._watchers.pop(cell.name, ())):
-            self._notify(watcher, Terminated(cell.name, reason, error))
+        """Forget a watch (forgetting one that does not exist is not an error)."""
+        self.registry.unwatch(self.bus.name_of(watcher), self.bus.name_of(watched))

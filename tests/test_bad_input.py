@@ -141,7 +141,7 @@ def letta_connection(answers: list[str]) -> Any:
     import httpx
     from letta_client import AsyncLetta
 
-    from letta_actors.actors.letta import LettaConnection, RetryPolicy
+    from letta_actors.letta import LettaConnection, RetryPolicy
 
     def handle(request: httpx.Request) -> httpx.Response:
         if answers.pop(0) == "refused":
@@ -157,7 +157,7 @@ def letta_connection(answers: list[str]) -> Any:
 
 
 async def test_a_letta_server_down_at_start_up_fails_fast_in_one_line() -> None:
-    from letta_actors.actors.letta import LettaRequestFailed
+    from letta_actors.letta import LettaRequestFailed
 
     answers = ["refused"] * 100
     async with letta_connection(answers) as conn:

@@ -1,13 +1,21 @@
-"""Actors: the base class, refs, mailboxes, envelopes and the cell that runs them."""
+"""Actors: the base class, refs, mailboxes, envelopes, the cell that runs them and the registry
+of names (the layers above reach actors through :class:`ActorRegistry` and :class:`ActorInfo`)."""
 
 from ._actor import Actor
-from ._cell import ActorCell, ActorState, DeadLetterReason
+from ._cell import ActorCell, ActorState
+from ._checks import seconds
+from ._context import current_cell
+from ._crashes import cancelled_from_outside, is_cancellation
 from ._envelope import Envelope
 from ._info import ActorInfo
-from ._mailbox import MailboxConfig, Overflow
+from ._mailbox import Mailbox, MailboxConfig, Overflow
+from ._monitor import Terminated
+from ._reasons import DeadLetterReason
 from ._ref import ActorRef
+from ._registry import ActorRegistry
 from ._reply import ReplySlot
-from ._stats import BUCKETS, ActorStats, Histogram, LettaStats
+from ._stats import BUCKETS, ActorStats, Histogram
+from ._tracing import Attributes, AttributeValue, Receive, SpanHandle, SpanKind, Tracer
 
 __all__ = [
     "BUCKETS",
@@ -15,13 +23,25 @@ __all__ = [
     "ActorCell",
     "ActorInfo",
     "ActorRef",
+    "ActorRegistry",
     "ActorState",
     "ActorStats",
+    "AttributeValue",
+    "Attributes",
     "DeadLetterReason",
     "Envelope",
     "Histogram",
-    "LettaStats",
+    "Mailbox",
     "MailboxConfig",
     "Overflow",
+    "Receive",
     "ReplySlot",
+    "SpanHandle",
+    "SpanKind",
+    "Terminated",
+    "Tracer",
+    "cancelled_from_outside",
+    "current_cell",
+    "is_cancellation",
+    "seconds",
 ]

@@ -45,6 +45,9 @@ class Actor(Generic[MsgT, ReplyT]):
     #: Seconds a stopping instance gets to finish its queue and ``on_stop`` when its spec gives
     #: no ``shutdown`` budget; past it, handling is cancelled.
     default_shutdown: ClassVar[float] = 5.0
+    #: Whether instances supervise children (:class:`~letta_actors.Supervisor` sets it): the
+    #: one answer to "is this actor a supervisor?" (``ActorInfo.is_supervisor``).
+    is_supervisor: ClassVar[bool] = False
 
     _cell: ActorCell
 

@@ -3,6 +3,9 @@
 ``Envelope`` is a slotted standard-library dataclass, so building one on the hot path costs a
 plain object allocation and no validation. Pydantic validates and serialises it only at the edges
 (:meth:`Envelope.to_json` / :meth:`Envelope.from_json`), for persisting or shipping messages.
+``Bus.post`` sets a told envelope's fields one by one without calling ``__init__`` (~0.1 us of
+a ~1.5 us tell): a new field must be set there too (``tests/test_hot_paths.py`` checks), and
+``__post_init__`` would not run.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, Literal, Protocol
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,45 @@ class MailboxConfig(BaseModel):
     overflow: Overflow = "block"
 
 
+class _Wakeup(Protocol):
+    """What the consumer waits on while the mailbox is empty (an ``anyio.Event`` will do)."""
+
+    def set(self) -> None: ...
+
+    def wait(self) -> Awaitable[object]: ...
+
+
+class _FutureWakeup:
+    """The consumer's wake-up on asyncio: a bare future of the running loop.
+
+    Awaiting it is what ``anyio.Event.wait`` ends up doing, minus two coroutines and
+    ``asyncio.Event``'s bookkeeping: half of what an ``ask`` cost over a raw queue and future
+    went there (1.50x -> 1.23x, ``docs/benchmarks.md``).
+    Cancelling the waiting task cancels the future; a later :meth:`set` does nothing.
+    """
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        return self._future
+
+
+def _wakeup_factory(event_factory: Callable[[], anyio.Event]) -> Callable[[], _Wakeup]:
+    """A bare future on asyncio when ``event_factory`` is anyio's own event; else the factory."""
+    if anyio.get_cancelled_exc_class() is asyncio.CancelledError and (
+        event_factory is anyio.Event or event_factory is type(anyio.Event())
+    ):
+        return _FutureWakeup
+    return event_factory
+
+
 class MailboxClosed(Exception):
     """Raised by :meth:`Mailbox.get` once the mailbox is closed and empty."""
 
@@ -40,11 +80,19 @@ class Mailbox:
 
     It outlives actor instances: a supervisor restart keeps the mailbox and its queued messages.
     ``close()`` refuses new messages (:class:`ActorStopped`) while the consumer drains the rest.
+
+    A subclass that must see every message (e.g. to persist it) sets :attr:`fast_path` to
+    ``False`` and overrides :meth:`offer` / :meth:`put` / :meth:`force`.
     """
 
+    #: True: the bus appends to :attr:`queued` itself when there is room (``Bus.post``, and
+    #: :meth:`try_put` for asks). False: every send goes through :meth:`offer`, then :meth:`put`
+    #: when full.
+    fast_path: ClassVar[bool] = True
+
     __slots__ = (
-        "_event", "capacity", "closed", "getter", "interrupted", "name", "overflow", "putters",
-        "queued",
+        "_event", "_wakeup", "capacity", "closed", "fast_capacity", "getter", "interrupted", "name",
+        "overflow", "putters", "queued",
     )  # fmt: skip
 
     def __init__(
@@ -55,12 +103,17 @@ class Mailbox:
     ) -> None:
         self.name = name
         self.capacity = config.capacity
+        #: What the bus's inlined append compares the queue length with: ``capacity``, or 0
+        #: (never room: every send goes through :meth:`offer`) when not :attr:`fast_path`.
+        #: A slot, because reading the class attribute would cost every tell ~20 ns.
+        self.fast_capacity = self.capacity if self.fast_path else 0
         self.overflow: Overflow = config.overflow
         #: The queue itself, and the senders waiting for room: the consumer and the bus read
         #: them directly on their hot paths (use the methods everywhere else).
         self.queued: deque[Envelope] = deque()
         self._event = event_factory
-        self.getter: anyio.Event | None = None
+        self._wakeup: Callable[[], _Wakeup] | None = None  # resolved at the first wait
+        self.getter: _Wakeup | None = None
         self.putters: deque[anyio.Event] | None = None  # made when a sender first waits
         #: Refusing new messages (:meth:`close`).
         self.closed = False
@@ -78,8 +131,8 @@ class Mailbox:
 
     def try_put(self, envelope: Envelope) -> bool:
         """Enqueue if open and not full (the hot path; ``Bus.post`` has it inlined); False leaves
-        the decision to :meth:`put`."""
-        if self.closed or len(self.queued) >= self.capacity:
+        the decision to :meth:`offer` / :meth:`put` (always, when not :attr:`fast_path`)."""
+        if self.closed or len(self.queued) >= self.fast_capacity:
             return False
         self._append(envelope)
         return True
@@ -153,7 +206,9 @@ class Mailbox:
             if self.closed or self.interrupted:
                 self.interrupted = False
                 raise MailboxClosed
-            getter = self.getter = self._event()
+            if self._wakeup is None:
+                self._wakeup = _wakeup_factory(self._event)
+            getter = self.getter = self._wakeup()
             try:
                 await getter.wait()
             finally:
@@ -194,6 +249,11 @@ class Mailbox:
     def reopen(self) -> None:
         """Accept messages again (a stopped actor started anew under the same name)."""
         self.closed = False
+
+    def settle(self, envelope: Envelope) -> None:
+        """The consumer is done with ``envelope`` (handled, replied, failed for good or
+        dead-lettered); called once per envelope taken, a redelivery not counting. A no-op: a
+        mailbox that persists its queue overrides it to forget the envelope."""
 
     def drain(self) -> list[Envelope]:
         """Remove and return everything queued."""

@@ -49,7 +49,8 @@ class ActorRef(Generic[MsgT, ReplyT]):
     def _resolve(self) -> ActorCell | None:
         cell = self._cell
         if cell is None or cell.state is _STOPPED:
-            cell = self._cell = self.system.cell(self.name)  # a new holder of the name, if any
+            # a new holder of the name, if any
+            cell = self._cell = self.system.registry.get(self.name)
         return cell
 
     async def tell(self, message: MsgT) -> None:

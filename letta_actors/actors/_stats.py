@@ -7,7 +7,10 @@ metrics library per message. Histograms are arrays of bucket counts over :data:`
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
+
+_E = TypeVar("_E")
 
 #: Upper bounds (seconds) shared by the handling-time and mailbox-wait histograms: from 10 µs
 #: (an in-process handler) to 10 min (a multi-step LLM turn). The last bucket is +Inf.
@@ -45,6 +48,9 @@ class ActorStats:
     - ``dropped``: overflow drops (``drop_newest`` / ``drop_oldest``) and ``fail`` refusals.
     - ``asks_timed_out``: asks to this actor whose asker timed out.
     - ``restarts``, ``escalations`` (supervisors only): supervision events.
+    - ``extensions``: counters an integration keeps for this actor (an agent framework's, say),
+      by their type; ``None`` until one is attached with :meth:`extension`. Exporters find
+      them there (see ``docs/metrics.md``, "Adding metrics from an integration").
     """
 
     __slots__ = (
@@ -53,10 +59,10 @@ class ActorStats:
         "dropped",
         "escalations",
         "expired",
+        "extensions",
         "failed",
         "handling",
         "last_error",
-        "letta",
         "processed",
         "received",
         "restarts",
@@ -76,38 +82,20 @@ class ActorStats:
         self.last_error: str | None = None
         self.handling = Histogram()
         self.waiting = Histogram()
-        #: Set by actors that wrap a Letta agent.
-        self.letta: LettaStats | None = None
+        self.extensions: dict[type, object] | None = None
 
+    def extension(self, kind: type[_E], make: Callable[[], _E]) -> _E:
+        """The counters of type ``kind`` attached to this actor; ``make()`` attaches them the
+        first time (they live as long as these counters: across restarts)."""
+        extensions = self.extensions
+        if extensions is None:
+            extensions = self.extensions = {}
+        found = extensions.get(kind)
+        if found is None:
+            found = extensions[kind] = make()
+        return found  # type: ignore[return-value]
 
-class LettaStats:
-    """Counters of one Letta agent actor (filled by the Letta agent actor).
-
-    - ``requests``: requests to the Letta server by status (``ok``, ``error``, ``timeout``,
-      ``rate_limited``, ``cancelled``, ``circuit_open``...); ``duration``: their latency.
-    - ``prompt_tokens`` / ``completion_tokens`` / ``steps``: as reported by Letta's usage.
-    - ``tool_calls``: client-side tool calls executed, by tool name.
-    - ``server``: the Letta base URL; ``breaker_state``: its circuit breaker
-      (``closed``, ``open``, ``half_open``).
-    """
-
-    __slots__ = (
-        "breaker_state",
-        "completion_tokens",
-        "duration",
-        "prompt_tokens",
-        "requests",
-        "server",
-        "steps",
-        "tool_calls",
-    )
-
-    def __init__(self, server: str = "") -> None:
-        self.server = server
-        self.requests: Counter[str] = Counter()
-        self.duration = Histogram()
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.steps = 0
-        self.tool_calls: Counter[str] = Counter()
-        self.breaker_state = "closed"
+    def find(self, kind: type[_E]) -> _E | None:
+        """The counters of type ``kind`` attached to this actor, or ``None``."""
+        found = self.extensions.get(kind) if self.extensions is not None else None
+        return found  # type: ignore[return-value]

@@ -7,8 +7,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 
-from ..actors._cell import DeadLetterReason
-from ..actors._envelope import Envelope
+from ..actors import DeadLetterReason, Envelope
 
 #: Topic on which every dead letter is published (subscribe an actor to watch them).
 DEAD_LETTERS_TOPIC = "system.dead_letters"

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 from letta_client import APIError
 
-from ..actors.letta import LettaConnection
+from ..letta import LettaConnection
 from .stack import LocalStack, LocalStackConfig
 
 #: A real deployment sets these (the API key, if any, in ``LETTA_API_KEY``).

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from ..letta import content_text
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -118,25 +120,6 @@ class Rule(_Model):
 RULES_ADAPTER: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
 
 DEFAULT_RULE = Rule(name="default", reply=TextReply(text="Scripted reply to: {last_message}"))
-
-
-def content_text(content: Any) -> str:
-    """Flatten an OpenAI message ``content`` (str, list of parts or None) to text."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for part in content:
-            if isinstance(part, dict):
-                text = part.get("text")
-                if isinstance(text, str):
-                    parts.append(text)
-            elif isinstance(part, str):
-                parts.append(part)
-        return "\n".join(parts)
-    return str(content)
 
 
 class ChatView(_Model):

@@ -10,10 +10,11 @@
             ...                                    # scrape server.url
 
 The runtime keeps plain counters; the collector reads them only when scraped. The core never
-imports this package.
+imports this package. Integrations export their own per-actor counters through the extension
+point (:class:`MetricsExporter`, see "Adding metrics from an integration" in ``docs/metrics.md``).
 """
 
-from ._catalog import CATALOG, OTHER, PREFIX, MetricSpec
+from ._catalog import CATALOG, OTHER, PREFIX, SUBJECT, Kind, MetricSpec, metric_spec
 from ._collector import LabelGuard, SystemCollector, default_group_of, server_label
 from ._exposition import (
     MetricsApp,
@@ -25,18 +26,28 @@ from ._exposition import (
     respond,
     serve_http,
 )
+from ._extension import ExportedStats, ExtensionReading, MetricsExporter
+from ._family import LE, Family, Labels
 from ._http import ASGIApp, HttpLimits, listen, serve_asgi
 from ._system import SystemMetrics
 
 __all__ = [
     "CATALOG",
+    "LE",
     "OTHER",
     "PREFIX",
+    "SUBJECT",
     "ASGIApp",
+    "ExportedStats",
+    "ExtensionReading",
+    "Family",
     "HttpLimits",
+    "Kind",
     "LabelGuard",
+    "Labels",
     "MetricSpec",
     "MetricsApp",
+    "MetricsExporter",
     "MetricsResponse",
     "MetricsServer",
     "SystemCollector",
@@ -45,6 +56,7 @@ __all__ = [
     "listen",
     "make_asgi_app",
     "make_path_app",
+    "metric_spec",
     "render",
     "respond",
     "serve_asgi",

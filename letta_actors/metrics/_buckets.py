@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from itertools import chain, compress
 from operator import ne
 
-from ..actors._stats import BUCKETS
+from ..actors import BUCKETS
 
 NB = len(BUCKETS) + 1
 

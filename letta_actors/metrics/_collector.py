@@ -3,7 +3,9 @@
 Nothing here runs per message. The runtime keeps ints and bucket arrays
 (:mod:`letta_actors.actors._stats`); :meth:`SystemCollector.collect` reads them when a scrape
 asks, converts the non-cumulative bucket counts to Prometheus' cumulative ``le`` buckets and
-aggregates by group when the system is labelled by group.
+aggregates by group when the system is labelled by group. Counters an integration attaches
+to an actor (``ActorStats.extensions``) are exported by that integration's exporter, found
+through the extension point (:mod:`._extension`).
 
 The reading is a generator of steps (:meth:`SystemCollector._read`), each reading at most
 :data:`~._index.CHUNK` actors. ``collect()`` runs all steps at once; the asynchronous
@@ -28,19 +30,16 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.lowlevel
 from prometheus_client.metrics_core import Metric
-from prometheus_client.utils import floatToGoString
 
-from ..actors._cell import ActorState, DeadLetterReason
-from ..actors._info import ActorInfo
-from ..actors._stats import BUCKETS, ActorStats
-from ..supervisors._supervisor import Supervisor
+from ..actors import ActorInfo, ActorState, ActorStats, DeadLetterReason
 from . import _catalog as c
-from ._family import Family, Labels
+from ._extension import ExtensionReading, MetricsExporter
+from ._family import LE, Family, Labels
 from ._index import CHUNK, Members, Registry, supervises
-from ._totals import COUNTERS, LettaTotals, Totals
+from ._totals import COUNTERS, Totals
 
 if TYPE_CHECKING:
-    from ..actors._cell import ActorCell
+    from ..actors import ActorCell
     from ..system import ActorSystem
 
 log = logging.getLogger("letta_actors.metrics")
@@ -51,10 +50,8 @@ _T = TypeVar("_T")
 #: A reading in steps: yields between steps, returns the result.
 Steps = Generator[None, None, _T]
 
-#: ``le`` label values, formatted once the way prometheus-client formats them.
-_LE: tuple[str, ...] = (*(floatToGoString(b) for b in BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
 _STATE = attrgetter("state")
-_LETTA = attrgetter("letta")
+_EXTENSIONS = attrgetter("extensions")
 _CAPACITY = attrgetter("capacity")
 _SUM = attrgetter("sum")
 _COUNTS = attrgetter("counts")
@@ -100,7 +97,8 @@ class LabelGuard:
 
 
 def server_label(url: str) -> str:
-    """A Letta base URL without credentials, query or fragment (never leak secrets in labels)."""
+    """A server's base URL without credentials, query or fragment (never leak secrets in
+    labels): the ``server`` label of an integration's families."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -110,20 +108,6 @@ def server_label(url: str) -> str:
     if not parts.scheme and not host:
         return url.split("?", 1)[0].split("@")[-1]
     return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
-
-
-class _Guards:
-    """One :class:`LabelGuard` per label whose values come from code, not from a fixed set."""
-
-    __slots__ = ("breaker", "group", "server", "status", "tool", "topic")
-
-    def __init__(self, limit: int) -> None:
-        self.group = LabelGuard(limit)
-        self.topic = LabelGuard(limit)
-        self.status = LabelGuard(limit)
-        self.tool = LabelGuard(limit)
-        self.server = LabelGuard(limit)
-        self.breaker = LabelGuard(limit)
 
 
 class SystemCollector:
@@ -161,14 +145,16 @@ class SystemCollector:
         self.subject: str = labels
         self.group_of: GroupOf = group_of or default_group_of
         self.max_label_values = max_label_values
-        self._guards = _Guards(max_label_values)
-        self._servers: dict[str, str] = {}
+        self._group_guard = LabelGuard(max_label_values)
+        self._topic_guard = LabelGuard(max_label_values)
+        # the exporters of the integrations' counters met so far, by their type (None: a type
+        # without metrics_exporter); see ._extension
+        self._exporters: dict[type, MetricsExporter | None] = {}
         self._lock = threading.Lock()
         # group labels: each actor's group (memoised at first sight, by its counters' identity)
         # and the final totals of the actors that stopped for good, folded in as they stop
         self._groups: dict[int, str] = {}
         self._retired: dict[str, Totals] = {}
-        self._retired_letta: dict[tuple[str, str], LettaTotals] = {}
         self._supervisors: dict[int, bool] = {}
         # the registry as of the last scrape; with actor labels, each actor's label tuples
         # (by id of its counters) and the positions of the supervisors
@@ -255,16 +241,9 @@ class SystemCollector:
 
     def _cells(self) -> list[ActorCell]:
         # The cells themselves: an ActorInfo per actor per scrape (system.actors()) would cost
-        # more than the rest of the scrape. In the event loop this cannot race; from a foreign
-        # thread (a registry scraped by prometheus-client's threaded server) the registry dict
-        # may change size mid-copy.
-        registry = self.system._cells
-        for _ in range(10):
-            try:
-                return list(registry.values())
-            except RuntimeError:  # dictionary changed size during iteration
-                continue
-        return list(registry.values())
+        # more than the rest of the scrape. Safe from a foreign thread (a registry scraped by
+        # prometheus-client's threaded server).
+        return self.system.registry.cells()
 
     def _update(self) -> Registry:
         """The registry as of now (only what changed since the last scrape is looked at)."""
@@ -304,13 +283,14 @@ class SystemCollector:
         self._supervisor_at = [i for i, flag in enumerate(flags) if flag]
         self._undecided_at = [i for i, flag in enumerate(flags) if flag is None]
 
-    def _server(self, url: str) -> str:
-        label = self._servers.get(url)
-        if label is None:
-            label = self._guards.server(server_label(url))
-            if len(self._servers) < 4 * self.max_label_values:
-                self._servers[url] = label
-        return label
+    def _exporter(self, kind: type) -> MetricsExporter | None:
+        """The exporter of counters of type ``kind`` (made at first sight), None if it has none."""
+        try:
+            return self._exporters[kind]
+        except KeyError:
+            make = getattr(kind, "metrics_exporter", None)
+            exporter = self._exporters[kind] = make(self.max_label_values) if make else None
+            return exporter
 
     def _is_supervisor(self, cell: ActorCell) -> bool | None:
         """Whether ``cell`` runs a supervisor (``None``: not known, it has no instance yet)."""
@@ -318,10 +298,9 @@ class SystemCollector:
         known = self._supervisors.get(key)
         if known is not None:
             return known
-        instance = cell.instance
-        if instance is None:
+        result = cell.is_supervisor
+        if result is None:
             return None
-        result = isinstance(instance, Supervisor)
         self._supervisors[key] = result
         return result
 
@@ -330,7 +309,7 @@ class SystemCollector:
         key = id(stats)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = self._guards.group(str(self.group_of(info())))
+            group = self._groups[key] = self._group_guard(str(self.group_of(info())))
         return group
 
     def _on_retired(self, info: ActorInfo) -> None:
@@ -350,19 +329,16 @@ class SystemCollector:
         if dest is None:
             dest = self._retired[group] = Totals()
         dest.add(info.stats)
-        letta = info.stats.letta
-        if letta is not None:
-            lkey = (group, self._server(letta.server))
-            ldest = self._retired_letta.get(lkey)
-            if ldest is None:
-                ldest = self._retired_letta[lkey] = LettaTotals()
-            ldest.add(letta, self._guards.status, self._guards.tool)
+        for kind, stats in list((info.stats.extensions or {}).items()):
+            exporter = self._exporter(kind)
+            if exporter is not None:
+                exporter.retire(group, stats)
 
     def _read(self) -> Steps[list[Family]]:
         """Read the runtime, one step per chunk of actors; the families in the end."""
         registry = self._update()
         yield
-        letta, breakers = yield from self._letta(registry)
+        readings = yield from self._extensions(registry)
         if not registry.grouped:
             series = yield from self._by_actor(registry)
             if len(registry.keys) > 10 * self.max_label_values and not self._warned:
@@ -373,35 +349,34 @@ class SystemCollector:
                 )
         else:
             series = yield from self._by_group(registry.members)
-            for lkey, lt in self._retired_letta.items():
-                ldest = letta.get(lkey)
-                if ldest is None:
-                    ldest = letta[lkey] = LettaTotals()
-                    breakers[lkey] = dict.fromkeys(c.BREAKER_STATES, 0)
-                ldest.add_totals(lt)
-        return list(self._families(series, letta, breakers))
+        families = [*self._actor_families(series), *self._system_families()]
+        for reading in readings:
+            families.extend(reading.families(self.subject))
+        return families
 
-    def _letta(
-        self, registry: Registry
-    ) -> Steps[tuple[dict[tuple[str, str], LettaTotals], dict[tuple[str, str], dict[str, int]]]]:
-        """Letta totals and breaker states per (label value, server) of the live actors."""
-        guards = self._guards
-        letta: dict[tuple[str, str], LettaTotals] = {}
-        breakers: dict[tuple[str, str], dict[str, int]] = {}
+    def _extensions(self, registry: Registry) -> Steps[list[ExtensionReading]]:
+        """One reading per exporter met so far, with the live actors' extension counters."""
+        readings: dict[type, ExtensionReading] = {}
         for start in range(0, len(registry.stats), CHUNK):
             keys = registry.keys[start : start + CHUNK]
-            agents = list(map(_LETTA, registry.stats[start : start + CHUNK]))
-            for key, ls in compress(zip(keys, agents, strict=True), agents):
-                lkey = (key, self._server(ls.server))
-                lt = letta.get(lkey)
-                if lt is None:
-                    lt = letta[lkey] = LettaTotals()
-                lt.add(ls, guards.status, guards.tool)
-                b = breakers.setdefault(lkey, dict.fromkeys(c.BREAKER_STATES, 0))
-                state = guards.breaker(str(ls.breaker_state))
-                b[state] = b.get(state, 0) + 1
+            found = list(map(_EXTENSIONS, registry.stats[start : start + CHUNK]))
+            for key, extensions in compress(zip(keys, found, strict=True), found):
+                for kind, stats in list(extensions.items()):
+                    reading = readings.get(kind)
+                    if reading is None:
+                        exporter = self._exporter(kind)
+                        if exporter is None:
+                            continue
+                        reading = readings[kind] = exporter.reading()
+                    reading.add(key, stats)
             yield
-        return letta, breakers
+        # exporters met before and no live actor of theirs now: their families stay (retired
+        # totals, or no series)
+        return [
+            reading if (reading := readings.get(kind)) is not None else exporter.reading()
+            for kind, exporter in self._exporters.items()
+            if exporter is not None
+        ]
 
     def _by_actor(self, registry: Registry) -> Steps[_Series]:
         """One series per live actor, read straight from its counters."""
@@ -487,13 +462,8 @@ class SystemCollector:
 
     # -- building families ----------------------------------------------------------------
 
-    def _families(
-        self,
-        series: _Series,
-        letta: dict[tuple[str, str], LettaTotals],
-        breakers: dict[tuple[str, str], dict[str, int]],
-    ) -> Iterator[Family]:
-        subject = self.subject
+    def _actor_families(self, series: _Series) -> Iterator[Family]:
+        """The per-actor (or per-group) families, in catalog order."""
         labels = series.labels
 
         def simple(spec: c.MetricSpec, values: Iterable[float]) -> Family:
@@ -502,7 +472,7 @@ class SystemCollector:
             return m
 
         def histogram(spec: c.MetricSpec, columns: _Histograms) -> Family:
-            m = Family(spec, _LE)
+            m = Family(spec, LE)
             m.labels, m.values, m.sums = labels, list(columns[0]), list(columns[1])
             return m
 
@@ -524,6 +494,8 @@ class SystemCollector:
         yield m
         yield simple(c.ASKS_TIMED_OUT, series.values["asks_timed_out"])
 
+    def _system_families(self) -> Iterator[Family]:
+        """Dead letters by reason and bus publishes by topic."""
         m = Family(c.DEAD_LETTERS)
         dead = {str(reason): n for reason, n in dict(self.system.dead_letters.totals).items()}
         m.set_rows(
@@ -534,52 +506,9 @@ class SystemCollector:
         m = Family(c.PUBLISHES)
         published: dict[str, int] = {}
         for topic, n in dict(self.system.bus.topics.published).items():
-            key = self._guards.topic(str(topic))
+            key = self._topic_guard(str(topic))
             published[key] = published.get(key, 0) + n
         m.set_rows(((("topic", topic),), n) for topic, n in published.items())
-        yield m
-
-        llabelled: list[tuple[Labels, LettaTotals]] = [
-            (((subject, key), ("server", server)), lt) for (key, server), lt in letta.items()
-        ]
-        m = Family(c.LETTA_REQUESTS)
-        m.set_rows(
-            ((*labels, ("status", status)), n)
-            for labels, lt in llabelled
-            for status, n in lt.requests.items()
-        )
-        yield m
-        m = Family(c.LETTA_DURATION, _LE)
-        m.labels = [labels for labels, _ in llabelled]
-        m.values = [n for _, lt in llabelled for n in lt.duration]
-        m.sums = [lt.duration_sum for _, lt in llabelled]
-        yield m
-        m = Family(c.LETTA_TOKENS)
-        m.set_rows(
-            row
-            for labels, lt in llabelled
-            for row in (
-                ((*labels, ("kind", "prompt")), lt.prompt),
-                ((*labels, ("kind", "completion")), lt.completion),
-            )
-        )
-        yield m
-        m = Family(c.LETTA_STEPS)
-        m.set_rows((labels, lt.steps) for labels, lt in llabelled)
-        yield m
-        m = Family(c.LETTA_TOOL_CALLS)
-        m.set_rows(
-            ((*labels, ("tool", tool)), n)
-            for labels, lt in llabelled
-            for tool, n in lt.tool_calls.items()
-        )
-        yield m
-        m = Family(c.LETTA_BREAKER)
-        m.set_rows(
-            (((subject, key), ("server", server), ("state", state)), n)
-            for (key, server), counts in breakers.items()
-            for state, n in counts.items()
-        )
         yield m
 
 

@@ -17,10 +17,15 @@ from operator import add
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
+from ..actors._stats import BUCKETS
 from ._catalog import MetricSpec
 
 Labels = tuple[tuple[str, str], ...]
+#: ``le`` label values of a histogram over :data:`~letta_actors.actors.BUCKETS` (the last is
+#: ``+Inf``), formatted once the way prometheus-client formats them.
+LE: tuple[str, ...] = (*(floatToGoString(b) for b in BUCKETS), "+Inf")  # type: ignore[no-untyped-call]
 Encoder = Callable[[Collector], bytes]
 
 

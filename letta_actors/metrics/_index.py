@@ -19,12 +19,11 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from ..actors._stats import ActorStats, Histogram
+from ..actors import ActorStats, Histogram
 from ._buckets import BucketSums
 
 if TYPE_CHECKING:
-    from ..actors._cell import ActorCell
-    from ..actors._mailbox import Mailbox
+    from ..actors import ActorCell, Mailbox
 
 STATS = attrgetter("stats")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from ..actors._stats import BUCKETS, ActorStats, LettaStats
+from ..actors import BUCKETS, ActorStats
 
 if TYPE_CHECKING:
     from ._index import Members
@@ -97,50 +96,3 @@ class Totals:
         self.handling = [a + sign * b for a, b in zip(self.handling, t.handling, strict=True)]
         self.waiting = [a + sign * b for a, b in zip(self.waiting, t.waiting, strict=True)]
         self.supervisor = self.supervisor or t.supervisor
-
-
-class LettaTotals:
-    """Letta counters of one (actor or group, server)."""
-
-    __slots__ = ("breaker", "completion", "duration", "duration_sum", "prompt", "requests",
-                 "steps", "tool_calls")  # fmt: skip
-
-    def __init__(self) -> None:
-        self.requests: dict[str, int] = {}
-        self.tool_calls: dict[str, int] = {}
-        self.breaker: dict[str, int] = {}
-        self.duration = [0] * NB
-        self.duration_sum = 0.0
-        self.prompt = self.completion = self.steps = 0
-
-    def add(
-        self,
-        s: LettaStats,
-        status: Callable[[str], str],
-        tool: Callable[[str], str],
-        sign: int = 1,
-    ) -> None:
-        """Add ``s``; ``status`` and ``tool`` map raw label values to exported ones."""
-        for raw, n in dict(s.requests).items():
-            key = status(str(raw))
-            self.requests[key] = self.requests.get(key, 0) + sign * n
-        for raw, n in dict(s.tool_calls).items():
-            key = tool(str(raw))
-            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
-        self.duration = [a + sign * b for a, b in zip(self.duration, s.duration.counts,
-                                                      strict=True)]  # fmt: skip
-        self.duration_sum += sign * s.duration.sum
-        self.prompt += sign * s.prompt_tokens
-        self.completion += sign * s.completion_tokens
-        self.steps += sign * s.steps
-
-    def add_totals(self, t: LettaTotals, sign: int = 1) -> None:
-        for key, n in t.requests.items():
-            self.requests[key] = self.requests.get(key, 0) + sign * n
-        for key, n in t.tool_calls.items():
-            self.tool_calls[key] = self.tool_calls.get(key, 0) + sign * n
-        self.duration = [a + sign * b for a, b in zip(self.duration, t.duration, strict=True)]
-        self.duration_sum += sign * t.duration_sum
-        self.prompt += sign * t.prompt
-        self.completion += sign * t.completion
-        self.steps += sign * t.steps

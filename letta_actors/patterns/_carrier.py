@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 if TYPE_CHECKING:
-    from ..actors._actor import Actor
+    from ..actors import Actor
 
 C = TypeVar("C")
 

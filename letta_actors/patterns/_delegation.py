@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..actors.letta import ClientTool, LettaAgent, ToolContext, ToolError
+from ..letta import ClientTool, LettaAgent, ToolContext, ToolError
 from ._outputs import output_text
 from ._record import EventKind, Usage
 from ._tracing import step
@@ -180,13 +180,13 @@ class OrchestratorBrief:
 def describe(system: ActorSystem, name: str) -> str:
     """The description of actor ``name`` from its team definition (``AgentSpec.description``
     for a Letta agent, else a ``description`` attribute), or :data:`NO_DESCRIPTION`."""
-    cell = system.cell(name)
-    instance = cell.instance if cell is not None else None
+    info = system.info(name)
+    instance = info.actor if info is not None else None
     text: Any = None
     if isinstance(instance, LettaAgent):
         text = instance.spec.description
-    elif instance is not None:
-        text = getattr(instance, "description", None)
+    elif info is not None:
+        text = info.description
     return " ".join(text.split()) if isinstance(text, str) and text.strip() else NO_DESCRIPTION
 
 

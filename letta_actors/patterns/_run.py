@@ -15,7 +15,7 @@ from . import _tracing
 from ._record import EventKind, RunEvent, RunRecord, RunStatus, Usage, summarize
 
 if TYPE_CHECKING:
-    from ..actors._ref import ActorRef
+    from ..actors import ActorRef
     from ..system import ActorSystem
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from ..actors._tracing import SpanHandle
+from ..actors import SpanHandle
 
 if TYPE_CHECKING:
     from ..system import ActorSystem

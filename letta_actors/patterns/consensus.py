@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..actors.letta import ClientTool, ToolContext, ToolError
+from ..letta import ClientTool, ToolContext, ToolError
 from ._carrier import ChannelMessage, channel_of
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
@@ -28,7 +28,7 @@ from ._run import Run, RunControl, running
 from ._voting import Ballot, Tally, VotingRules, parse_text_vote, tally
 
 if TYPE_CHECKING:
-    from ..actors.letta import LettaAgent
+    from ..letta import LettaAgent
     from ..system import ActorSystem
 
 #: The name of the voting tool; :data:`ABSTAIN` is the option that abstains.

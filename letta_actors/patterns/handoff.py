@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..actors.letta import ClientTool, ToolContext, ToolError
+from ..letta import ClientTool, ToolContext, ToolError
 from ._carrier import ChannelMessage, channel_of
 from ._outputs import output_text
 from ._record import RunRecord, RunStatus, summarize
 from ._run import Run, RunControl, running
 
 if TYPE_CHECKING:
-    from ..actors.letta import LettaAgent
+    from ..letta import LettaAgent
     from ..system import ActorSystem
 
 #: The name of the handoff tool offered to the agents of a session.

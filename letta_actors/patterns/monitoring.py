@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import BaseModel
 
-from ..actors._cell import ActorState
+from ..actors import ActorState
 
 if TYPE_CHECKING:
-    from ..actors._info import ActorInfo
+    from ..actors import ActorInfo
     from ..system import ActorSystem
 
 
@@ -38,8 +38,10 @@ class AgentStatus(BaseModel):
 
     @classmethod
     def of(cls, info: ActorInfo) -> AgentStatus:
+        from ..letta import LettaStats
+
         stats = info.stats
-        letta = stats.letta
+        letta = LettaStats.of(stats)
         return cls(
             name=info.name,
             actor_class=info.actor_class,
@@ -75,20 +77,13 @@ class TeamReport(BaseModel):
 def team_report(system: ActorSystem, *, include_supervisors: bool = False) -> TeamReport:
     """A snapshot of the team: per actor its state, messages handled, errors, restarts, last
     error, mailbox depth and tokens used; and dead letters by reason."""
-    from ..supervisors._supervisor import Supervisor
-
     agents = [
         AgentStatus.of(info)
         for info in system.actors()
-        if include_supervisors or not _is_supervisor(system, info.name, Supervisor)
+        if include_supervisors or not info.is_supervisor
     ]
     totals = {str(reason): count for reason, count in system.dead_letters.totals.items()}
     return TeamReport(agents=agents, dead_letters=totals)
-
-
-def _is_supervisor(system: ActorSystem, name: str, supervisor: type) -> bool:
-    cell = system.cell(name)
-    return cell is not None and isinstance(cell.instance, supervisor)
 
 
 class Probe(BaseModel):
@@ -117,7 +112,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
     """Probe every Letta server the team uses (``GET /v1/health/``) and every Letta agent
     (``agents.retrieve``), concurrently, each within ``timeout`` seconds; no LLM is called and
     no agent's mailbox is involved (a busy agent still probes healthy)."""
-    from ..actors.letta import LettaAgent
+    from ..letta import LettaAgent
 
     servers: dict[str, Any] = {}
     agents: list[tuple[str, LettaAgent]] = []
@@ -125,8 +120,7 @@ async def health_check(system: ActorSystem, *, timeout: float = 5.0) -> HealthRe
     for info in system.actors():
         if info.state is not ActorState.RUNNING:
             not_running.append(info.name)
-        cell = system.cell(info.name)
-        instance = cell.instance if cell is not None else None
+        instance = info.actor
         if isinstance(instance, LettaAgent):
             agents.append((info.name, instance))
             servers.setdefault(instance.connection.server, instance.connection.client)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..actors.letta import ASK_AGENT, TELL_AGENT, AgentReply, ClientTool, LettaAgent
+from ..letta import ASK_AGENT, TELL_AGENT, AgentReply, ClientTool, LettaAgent
 from ._delegation import (
     DELEGATE,
     NO_DESCRIPTION,
@@ -56,7 +56,7 @@ __all__ = [
 
 
 class OrchestratorAgent(LettaAgent):
-    """A :class:`~letta_actors.actors.letta.LettaAgent` that delegates with a ``delegate`` tool.
+    """A :class:`~letta_actors.letta.LettaAgent` that delegates with a ``delegate`` tool.
 
     The tool is offered when the agent is linked to at least one specialist (during a run: to
     one of the run's specialists); ``ask_agent`` / ``tell_agent`` are not offered (peers are
@@ -253,10 +253,10 @@ class Orchestrator:
 
     def _check(self, note: Callable[..., Any]) -> None:
         spec = self.spec
-        cell = self.system.cell(spec.orchestrator)
-        if cell is None:
+        info = self.system.info(spec.orchestrator)
+        if info is None:
             raise LookupError(f"no actor {spec.orchestrator!r} (the orchestrator)")
-        instance = cell.instance
+        instance = info.actor
         if instance is not None and not isinstance(instance, OrchestratorAgent):
             raise TypeError(
                 f"{spec.orchestrator!r} is a {type(instance).__name__}, not an OrchestratorAgent"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..actors import ActorInfo
 from ._backoff import Backoff
 from ._intensity import Intensity
 from ._spec import ChildSpec, Strategy, check_children
@@ -54,7 +55,7 @@ class DynamicSupervisor:
     def __call__(self) -> Supervisor:
         current = self._current
         cell = getattr(current, "_cell", None)  # None until the runtime attached the instance
-        if current is not None and cell is not None and cell.instance is current:
+        if current is not None and cell is not None and ActorInfo.of(cell).actor is current:
             raise RuntimeError(
                 f"this DynamicSupervisor already runs as {current.name!r}: make one per supervisor"
             )

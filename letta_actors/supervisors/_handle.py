@@ -15,7 +15,7 @@ from ._messages import (
 from ._spec import ChildSpec
 
 if TYPE_CHECKING:
-    from ..actors._ref import ActorRef
+    from ..actors import ActorRef
 
 
 class SupervisorHandle:

@@ -1,11 +1,27 @@
-"""Messages a supervisor understands, and what it reports."""
+"""Messages a supervisor understands, and what it reports.
+
+:class:`Terminated` (what a watcher receives) lives in the actor layer, which sends it; it is
+re-exported here, where it has always been importable from.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from ..actors._cell import ActorCell, ActorState
+from ..actors import ActorCell, ActorState, Terminated
 from ._spec import ChildSpec, RestartType
+
+__all__ = [
+    "ChildExit",
+    "ChildInfo",
+    "DeleteChild",
+    "RestartChild",
+    "RestartDue",
+    "StartChild",
+    "TerminateChild",
+    "Terminated",
+    "WhichChildren",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,20 +74,6 @@ class ChildInfo:
     restarts: int
     supervisor: bool
     last_error: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Terminated:
-    """Sent to each watcher when the watched actor stops for good.
-
-    ``reason``: ``"normal"`` (stopped or exited), ``"shutdown"`` (stopped by its supervisor
-    or the system), ``"error"`` (crashed and not restarted; see ``error``), ``"noproc"``
-    (it did not exist when watched).
-    """
-
-    name: str
-    reason: str
-    error: BaseException | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..actors._actor import Actor
-from ..actors._mailbox import MailboxConfig
+from ..actors import Actor, MailboxConfig
 
 #: ``permanent``: always restarted; ``transient``: restarted only after an abnormal exit
 #: (an exception); ``temporary``: never restarted (removed when it exits, or when a sibling's

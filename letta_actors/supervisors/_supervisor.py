@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from ..actors._actor import Actor
-from ..actors._cell import ActorCell, ActorState
+from ..actors import Actor, ActorCell, ActorState
 from ..errors import ActorNotFound, NameTaken, SupervisionEscalated
 from ._backoff import Backoff
 from ._errors import ChildAlreadyPresent
@@ -68,6 +67,7 @@ class Supervisor(Actor):
 
     restart_on_error = False
     default_shutdown: ClassVar[float] = math.inf
+    is_supervisor: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -135,7 +135,7 @@ class Supervisor(Actor):
                 state=child.cell.state,
                 restart=child.restart,
                 restarts=child.restarts,
-                supervisor=isinstance(child.cell.instance, Supervisor),
+                supervisor=child.cell.is_supervisor is True,
                 last_error=child.cell.stats.last_error,
             )
             for child in self._children.values()
@@ -171,14 +171,15 @@ class Supervisor(Actor):
             parent=self.name,
         )
         child = _Child(spec.name, spec.restart, cell)
-        self.system._register(cell)
+        registry = self.system.registry
+        registry.register(cell)
         self._children[spec.name] = child
         try:
             await self._launch(child)
         except BaseException:
             del self._children[spec.name]
             cell.state = ActorState.STOPPED
-            self.system._unregister(cell)
+            registry.unregister(cell)
             raise
         return self.system.ref(spec.name)
 
@@ -186,8 +187,9 @@ class Supervisor(Actor):
         """Run a new instance of ``child``; returns once its ``on_start`` has returned."""
         assert self._tg is not None, "supervisor is not running"
         cell = child.cell
-        if self.system.cell(cell.name) is not cell:
-            self.system._register(cell)  # terminated earlier, started again
+        registry = self.system.registry
+        if registry.get(cell.name) is not cell:
+            registry.register(cell)  # terminated earlier, started again
         if cell.mailbox.closed:
             cell.reopen()  # it stopped itself, or was terminated
         child.generation += 1
@@ -213,9 +215,9 @@ class Supervisor(Actor):
         except BaseException:
             # Cancelled from above: the tree is being torn down, nothing will restart it.
             if cell.started:
-                self.system._retire(cell, "shutdown")
+                self.system.registry.retire(cell, "shutdown")
             raise
-        self.system._post(self._cell, ChildExit(cell.name, cell, generation, error))
+        self.system.registry.post(self._cell, ChildExit(cell.name, cell, generation, error))
 
     # -- exits and restarts ---------------------------------------------------------------
 
@@ -284,7 +286,7 @@ class Supervisor(Actor):
 
     async def _restart_later(self, names: tuple[str, ...], delay: float) -> None:
         await anyio.sleep(delay)
-        self.system._post(self._cell, RestartDue(names))
+        self.system.registry.post(self._cell, RestartDue(names))
 
     async def _start_in_order(self, names: tuple[str, ...]) -> None:
         """Start the named children still waiting for a restart; a failed start is a crash."""
@@ -296,7 +298,8 @@ class Supervisor(Actor):
                 await self._launch(child)
             except Exception as exc:
                 child.cell.state = ActorState.RESTARTING
-                self.system._post(self._cell, ChildExit(name, child.cell, child.generation, exc))
+                exit = ChildExit(name, child.cell, child.generation, exc)
+                self.system.registry.post(self._cell, exit)
                 return
 
     async def _interrupt(self, child: _Child) -> None:
@@ -333,7 +336,7 @@ class Supervisor(Actor):
             await cell.wait_exited()
 
     def _retire(self, child: _Child, reason: str, error: BaseException | None = None) -> None:
-        self.system._retire(child.cell, reason, error)
+        self.system.registry.retire(child.cell, reason, error)
         if child.restart == "temporary":
             self._children.pop(child.name, None)
 

@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from ..actors import MailboxConfig
-from ..actors.letta import AgentOptions, AgentSpec, ConnectionConfig
+from ..durable import StoreSection
+from ..letta import AgentOptions, AgentSpec, ConnectionConfig
 from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
@@ -292,6 +293,7 @@ class TeamConfig(_Section):
     metrics: MetricsSection = MetricsSection()
     logging: LoggingSection = LoggingSection()
     tracing: TracingSection = TracingSection()
+    store: StoreSection | None = None  # durable mailboxes and runs: letta_actors.durable
 
     @model_validator(mode="before")
     @classmethod

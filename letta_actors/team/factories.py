@@ -1,5 +1,5 @@
 """The factories of a team file's agents: Python ones imported from ``module:Callable`` with
-their ``args`` bound, Letta ones built from their :class:`~letta_actors.actors.letta.AgentSpec`
+their ``args`` bound, Letta ones built from their :class:`~letta_actors.letta.AgentSpec`
 and options (an orchestrator, or an agent with the patterns' tools)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..actors import Actor
-from ..actors.letta import LettaAgent, LettaConnection
+from ..letta import LettaAgent, LettaConnection
 from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
 from .config import PythonAgentConfig, TeamConfig
 from .loader import ConfigError, ConfigIssue

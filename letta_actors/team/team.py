@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 from anyio.abc import TaskGroup
 
-from ..actors.letta import LettaConnection
 from ..errors import ActorNotFound, SystemStopped
+from ..letta import LettaConnection
 from ..metrics import SystemMetrics
 from ..patterns._record import summarize
 from ..patterns.monitoring import health_check
@@ -33,7 +33,7 @@ from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
 from .config import LettaAgentConfig, TeamConfig, TracingSection
 from .factories import ActorFactory, letta_factory, python_factories
-from .runs import RunEntry, RunStore
+from .runs import RunEntry, RunStore, open_store
 
 if TYPE_CHECKING:
     from ..tracing import SystemTracing
@@ -140,6 +140,9 @@ class Team:
             )
             if config.tracing.enabled:  # closed after the system stopped: its spans export
                 stack.enter_context(trace_team(system, config.tracing, self.env))
+            if config.store is not None:  # durable mailboxes and run records, closed last
+                await open_store(stack, config.store, system, self.runs, config.agents,
+                                 self.base_dir)  # fmt: skip
             self._system = await stack.enter_async_context(system)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.push_async_callback(self.cancel_runs)  # runs first, then the task group
@@ -286,7 +289,7 @@ class Team:
         and ``message_id``, which becomes the envelope's id)."""
         name = self._agent(agent)
         async with self._work():
-            if self.system.cell(name) is None:
+            if self.system.info(name) is None:
                 raise ActorNotFound(name)
             await self.system.bus.tell(name, message, message_id=message_id)
 
@@ -333,9 +336,8 @@ class Team:
         on now (a summary of the message it is handling, if any)."""
         out: list[dict[str, Any]] = []
         for info in self.system.actors():
-            cell = self.system.cell(info.name)
-            current = cell.current if cell is not None else None
             stats = info.stats
+            working = info.current
             out.append(
                 {
                     "name": info.name,
@@ -348,7 +350,7 @@ class Team:
                     "restarts": stats.restarts,
                     "processed": stats.processed,
                     "failed": stats.failed,
-                    "working_on": summarize(current.payload, 120) if current is not None else None,
+                    "working_on": None if working is None else summarize(working, 120),
                 }
             )
         return out

@@ -17,12 +17,11 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ..actors._tracing import Attributes, AttributeValue, Receive
-from ..actors._tracing import SpanKind as HookSpanKind
+from ..actors import Attributes, AttributeValue, Receive
+from ..actors import SpanKind as HookSpanKind
 
 if TYPE_CHECKING:
-    from ..actors._cell import ActorCell
-    from ..actors._envelope import Envelope
+    from ..actors import ActorCell, Envelope
 
 #: The attribute every span of letta-actors carries: ``ok``, ``error``, ``cancelled``, or a
 #: pattern run's status.

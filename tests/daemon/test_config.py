@@ -10,7 +10,9 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from letta_actors.actors.letta import (
+from letta_actors.daemon import ConfigError, load_config, parse_config
+from letta_actors.daemon.describe import describe
+from letta_actors.letta import (
     AgentOptions,
     AgentSpec,
     ConnectionConfig,
@@ -18,8 +20,6 @@ from letta_actors.actors.letta import (
     LettaConnection,
     MemoryBlock,
 )
-from letta_actors.daemon import ConfigError, load_config, parse_config
-from letta_actors.daemon.describe import describe
 from letta_actors.team import (
     LettaAgentConfig,
     PythonAgentConfig,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from letta_actors.actors.letta import (
+from letta_actors.letta import (
     AgentSpec,
     BreakerConfig,
     ConnectionConfig,

@@ -6,13 +6,14 @@ import anyio
 import pytest
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import (
+from letta_actors.letta import (
     ASK_AGENT,
     AgentOptions,
     AgentReply,
     AgentSpec,
     LettaAgent,
     LettaConnection,
+    LettaStats,
 )
 from letta_actors.localstack import LocalStack, Rule, ScriptedLLMAdmin, TextReply, ToolCall
 from letta_actors.localstack import ToolCallsReply as Calls
@@ -89,7 +90,7 @@ async def test_message_round_trip(
         assert not reply.recovered
         stats = system.cell("alpha")
         assert stats is not None
-        letta = stats.stats.letta
+        letta = LettaStats.of(stats.stats)
         assert letta is not None
         assert letta.requests["ok"] >= 1
         assert letta.prompt_tokens == reply.usage.prompt_tokens
@@ -162,8 +163,9 @@ async def test_bus_tool_round_trip(
         assert reply.rounds == 2
         cell = system.cell("alpha")
         assert cell is not None
-        assert cell.stats.letta is not None
-        assert cell.stats.letta.tool_calls[ASK_AGENT] == 1
+        letta = LettaStats.of(cell.stats)
+        assert letta is not None
+        assert letta.tool_calls[ASK_AGENT] == 1
     # The offered schema listed the linked peer as an enum.
     offered = [r for r in scripted_llm.requests(include_body=True) if r.view and a in r.view.system]
     assert offered

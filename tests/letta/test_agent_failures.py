@@ -10,15 +10,16 @@ import anyio.to_thread
 import pytest
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import (
+from letta_actors.errors import ActorStopped
+from letta_actors.letta import (
     RESTART_REASON,
     AgentReply,
     LettaAgent,
     LettaConnection,
     LettaRequestFailed,
+    LettaStats,
     client_tool,
 )
-from letta_actors.errors import ActorStopped
 from letta_actors.localstack import (
     AsyncScriptedLLMAdmin,
     LocalStack,
@@ -158,7 +159,7 @@ async def test_pending_approval_left_by_an_abandoned_ask_is_settled(
         cell = system.cell("alpha")
         assert cell is not None
         assert cell.stats.cancelled == 1
-        letta = cell.stats.letta
+        letta = LettaStats.of(cell.stats)
         assert letta is not None
         assert letta.requests["pending_approval"] == 1
 
@@ -216,7 +217,7 @@ async def test_rate_limited_requests_are_retried(
         assert reply.text == "finally: rate me"
         cell = system.cell("alpha")
         assert cell is not None
-        letta = cell.stats.letta
+        letta = LettaStats.of(cell.stats)
         assert letta is not None
         assert letta.requests["rate_limited"] == 1
         assert letta.breaker_state == "closed"
@@ -282,7 +283,7 @@ async def test_letta_server_killed_mid_request(
         assert reply.text == "back: slow one"
         cell = system.cell("alpha")
         assert cell is not None
-        letta = cell.stats.letta
+        letta = LettaStats.of(cell.stats)
         assert letta is not None
         assert letta.requests["connection_error"] >= 1
         assert letta_conn.breaker.opened >= 1

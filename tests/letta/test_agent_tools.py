@@ -10,7 +10,7 @@ import anyio
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from letta_actors.actors.letta import (
+from letta_actors.letta import (
     ASK_AGENT,
     PUBLISH,
     TELL_AGENT,
@@ -25,6 +25,7 @@ from letta_actors.actors.letta import (
     RetryPolicy,
     bus_tools,
     client_tool,
+    content_text,
 )
 
 
@@ -150,3 +151,14 @@ async def test_connection_retries_then_fails_fast_when_open() -> None:
         assert conn.unreachable_at is not None
         with pytest.raises(LettaCircuitOpen):
             await conn.request(health)
+
+
+def test_content_text_flattens_letta_and_openai_content() -> None:
+    class Part:
+        text = "from an object"
+
+    parts = ["plain", Part(), {"type": "text", "text": "from a dict"}, {"type": "image"}, 3]
+    assert content_text(parts) == "plain\nfrom an object\nfrom a dict"
+    assert content_text(None) == ""
+    assert content_text("s") == "s"
+    assert content_text(7) == "7"

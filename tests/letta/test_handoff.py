@@ -14,7 +14,7 @@ import pydantic
 import pytest
 
 from letta_actors import Actor, ActorSystem
-from letta_actors.actors.letta import LettaAgent, LettaConnection
+from letta_actors.letta import LettaAgent, LettaConnection
 from letta_actors.localstack import (
     AsyncScriptedLLMAdmin,
     LocalStack,

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import ASK_AGENT, AgentOptions, LettaAgent, LettaConnection
+from letta_actors.letta import ASK_AGENT, AgentOptions, LettaAgent, LettaConnection, LettaStats
 from letta_actors.localstack import (
     AsyncScriptedLLMAdmin,
     ErrorReply,
@@ -435,8 +435,10 @@ async def test_run_deadline_returns_a_partial_record(
         reply = await team.system.bus.ask("writer", "Are you free?", timeout=60)
     assert reply.text == "WRITER DONE: Are you free?"
     cell = team.system.cell("writer")
-    assert cell is not None and cell.stats.letta is not None
-    assert cell.stats.letta.requests["cancelled"] >= 1
+    assert cell is not None
+    letta = LettaStats.of(cell.stats)
+    assert letta is not None
+    assert letta.requests["cancelled"] >= 1
 
 
 @pytest.mark.anyio

@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import LettaAgent, LettaConnection
+from letta_actors.letta import LettaAgent, LettaConnection, LettaStats
 from letta_actors.localstack import (
     AsyncScriptedLLMAdmin,
     ErrorReply,
@@ -138,7 +138,7 @@ async def test_run_deadline_cancels_the_letta_request_in_flight(
             result = await Pipeline(system, spec).run("hello", control=control, timeout=120)
         assert result.status is RunStatus.CANCELLED
         assert result.stages[0].status == "cancelled"
-        stats = system.cell("slow").stats.letta  # type: ignore[union-attr]
+        stats = LettaStats.of(system.cell("slow").stats)  # type: ignore[union-attr]
         assert stats is not None
         with anyio.fail_after(30):  # the actor handles the abandonment in its own task
             while stats.requests["cancelled"] < 1:

@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from letta_actors import ActorSystem, AskTimeout, MailboxConfig
-from letta_actors.actors._stats import BUCKETS, LettaStats
+from letta_actors.actors._stats import BUCKETS
+from letta_actors.letta import LETTA_METRICS, LettaStats
 from letta_actors.metrics import CATALOG, OTHER, PREFIX, SystemMetrics, server_label
 
 from .helpers import (
@@ -121,7 +122,7 @@ async def test_letta_agent_series() -> None:
         await system.spawn(Worker, name="agent")
         cell = system.cell("agent")
         assert cell is not None
-        letta = LettaStats("http://user:secret@letta.local:8283/v1/?token=abc")
+        letta = LettaStats.attach(cell.stats, "http://user:secret@letta.local:8283/v1/?token=abc")
         letta.requests.update({"ok": 3, "error": 1})
         letta.duration.observe(0.2)
         letta.duration.observe(42.0)
@@ -131,7 +132,6 @@ async def test_letta_agent_series() -> None:
         letta.steps = 5
         letta.tool_calls.update({"search": 2})
         letta.breaker_state = "half_open"
-        cell.stats.letta = letta
 
         text = metrics.scrape()
         assert b"secret" not in text
@@ -166,9 +166,10 @@ def test_server_label_strips_secrets() -> None:
 
 
 def test_catalog_follows_prometheus_naming_rules() -> None:
-    names = [spec.name for spec in CATALOG]
+    specs = (*CATALOG, *LETTA_METRICS)
+    names = [spec.name for spec in specs]
     assert len(names) == len(set(names))
-    for spec in CATALOG:
+    for spec in specs:
         assert re.fullmatch(r"letta_actors_[a-z][a-z0-9_]*[a-z0-9]", spec.name), spec.name
         assert spec.name.startswith(PREFIX)
         if spec.kind == "counter":
@@ -194,11 +195,11 @@ async def test_label_sets_match_the_catalog(mode: str) -> None:
         await known_traffic(system)
         cell = system.cell("a")
         assert cell is not None
-        cell.stats.letta = LettaStats("http://letta:8283")
-        cell.stats.letta.requests["ok"] += 1
-        cell.stats.letta.tool_calls["t"] += 1
+        letta = LettaStats.attach(cell.stats, "http://letta:8283")
+        letta.requests["ok"] += 1
+        letta.tool_calls["t"] += 1
         s = parse(metrics.scrape())
-        by_name = {spec.name: spec for spec in CATALOG}
+        by_name = {spec.name: spec for spec in (*CATALOG, *LETTA_METRICS)}
         seen = set()
         for name, labels in s:
             keys = {k for k, _ in labels}
@@ -224,8 +225,7 @@ async def test_fast_rendering_matches_prometheus_client_samples() -> None:
         await system.spawn(Worker, name=weird)
         cell = system.cell("a")
         assert cell is not None
-        cell.stats.letta = LettaStats("http://letta:8283")
-        cell.stats.letta.duration.observe(1.5)
+        LettaStats.attach(cell.stats, "http://letta:8283").duration.observe(1.5)
         text = parse(metrics.scrape())
         om = parse_om(metrics.scrape(openmetrics=True))
         # the same families, materialised as prometheus-client samples and encoded by it
@@ -297,9 +297,9 @@ async def test_custom_group_of_and_letta_breakers_by_group() -> None:
             await system.spawn(Worker, name=f"agent{i}")
             cell = system.cell(f"agent{i}")
             assert cell is not None
-            cell.stats.letta = LettaStats("http://letta:8283")
-            cell.stats.letta.breaker_state = "open" if i == 0 else "closed"
-            cell.stats.letta.prompt_tokens = 10
+            letta = LettaStats.attach(cell.stats, "http://letta:8283")
+            letta.breaker_state = "open" if i == 0 else "closed"
+            letta.prompt_tokens = 10
         s = parse(metrics.scrape())
         labels = {"group": "agent", "server": "http://letta:8283"}
         assert value(s, P + "letta_circuit_breaker_state", **labels, state="open") == 1
@@ -398,9 +398,10 @@ def _reference(system: ActorSystem, mode: str) -> dict[tuple[str, str], float]:
             ("mailbox_capacity", info.mailbox_capacity),
         ):
             out[name, key] = out.get((name, key), 0) + n
-        if info.stats.letta is not None:
+        letta = LettaStats.of(info.stats)
+        if letta is not None:
             name = "letta_tokens_total"
-            out[name, key] = out.get((name, key), 0) + info.stats.letta.prompt_tokens
+            out[name, key] = out.get((name, key), 0) + letta.prompt_tokens
     return out
 
 
@@ -436,8 +437,7 @@ async def test_every_scrape_sees_the_changes_since_the_last(mode: str) -> None:
         check()
         cell = system.cell("w1")
         assert cell is not None
-        cell.stats.letta = LettaStats("http://letta:8283")  # counters attached later
-        cell.stats.letta.prompt_tokens = 7
+        LettaStats.attach(cell.stats, "http://letta:8283").prompt_tokens = 7  # attached later
         check()
         await system.stop("w2")  # gone...
         check()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from letta_actors import ActorSystem, AskTimeout
-from letta_actors.actors._stats import LettaStats
+from letta_actors.letta import LETTA_METRICS, LettaStats
 from letta_actors.metrics import CATALOG, SystemMetrics
 
 from .helpers import Hold, Worker, wait_restarted
@@ -24,7 +24,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "letta-actors.json"
-NAMES = {spec.name for spec in CATALOG}
+NAMES = {spec.name for spec in (*CATALOG, *LETTA_METRICS)}
 
 
 def run(promtool: str, *args: str, stdin: bytes | None = None) -> str:
@@ -52,7 +52,7 @@ async def busy_system_scrape(labels: str, openmetrics: bool) -> bytes:
         await system.bus.publish("news", 1)
         cell = system.cell("a")
         assert cell is not None
-        letta = cell.stats.letta = LettaStats("http://letta:8283")
+        letta = LettaStats.attach(cell.stats, "http://letta:8283")
         letta.requests.update({"ok": 2, "timeout": 1})
         letta.duration.observe(12.0)
         letta.prompt_tokens, letta.completion_tokens, letta.steps = 10, 5, 2

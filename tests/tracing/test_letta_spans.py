@@ -9,7 +9,7 @@ import pytest
 from letta_client import AsyncLetta
 
 from letta_actors import ActorSystem
-from letta_actors.actors.letta import LettaAgent, LettaConnection
+from letta_actors.letta import LettaAgent, LettaConnection
 from letta_actors.localstack import LocalStack, Rule, ScriptedLLMAdmin, TextReply
 from letta_actors.localstack.environment import delete_tagged_agents
 

@@ -67,7 +67,7 @@ def test_everything_but_tracing_works_without_opentelemetry() -> None:
 
 def test_the_core_and_integrations_do_not_import_opentelemetry() -> None:
     code = (
-        "import sys, letta_actors, letta_actors.actors.letta, letta_actors.patterns, "
+        "import sys, letta_actors, letta_actors.letta, letta_actors.patterns, "
         "letta_actors.metrics; print(sorted(m for m in sys.modules if 'opentelemetry' in m))"
     )
     done = subprocess.run(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from letta_client import AsyncLetta
 
-from .._tracing import Tracer
+from ..actors._tracing import Tracer
 
 if TYPE_CHECKING:
     from ._agent import LettaAgent

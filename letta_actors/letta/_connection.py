@@ -23,9 +23,9 @@ from letta_client import (
     RateLimitError,
 )
 
-from .._stats import LettaStats
 from ._config import BreakerConfig, ConnectionConfig
 from ._errors import LettaCircuitOpen, LettaRequestFailed
+from ._stats import LettaStats
 
 log = logging.getLogger("letta_actors.letta")
 
@@ -133,7 +133,7 @@ def _retry_after(exc: APIStatusError) -> float | None:
 class _Attempt:
     """How one failed attempt is classified."""
 
-    __slots__ = ("ambiguous", "breaker", "retry", "retry_after", "status", "status_code")
+    __slots__ = ("ambiguous", "breaker", "error", "retry", "retry_after", "status", "status_code")
 
     def __init__(
         self,
@@ -151,6 +151,7 @@ class _Attempt:
         self.breaker = breaker  # outcome for the breaker: False failure, True success, None none
         self.status_code = status_code
         self.retry_after = retry_after
+        self.error: Exception | None = None  # the exception that failed the attempt
 
 
 class LettaConnection:
@@ -291,92 +292,111 @@ class LettaConnection:
         :data:`UNREACHABLE_AT_START` seconds only, then :class:`LettaRequestFailed` (status
         ``unreachable``) says in one line which URL is down and what to do.
         """
-        policy = self.config.retry
         started = time.monotonic()
-        deadline = started + policy.deadline
         attempt = 0
         last: _Attempt | None = None
         while True:
-            wait = self.breaker.acquire()
-            if wait > 0:
-                if (
-                    self._refused_at_start(last)
-                    and time.monotonic() + wait - started > UNREACHABLE_AT_START
-                ):
-                    raise self._unreachable(what, attempt)
-                if stats is not None:
-                    stats.requests["circuit_open"] += 1
-                if (fail_fast and attempt == 0) or time.monotonic() + wait > deadline:
-                    raise LettaCircuitOpen(
-                        f"{what}: circuit breaker of {self.server} is open",
-                        status="circuit_open",
-                        attempts=attempt,
-                        server=self.server,
-                    )
-                await anyio.sleep(max(wait, 0.05))
-                continue
+            await self._admit(what, stats, attempt, last, started, fail_fast=fail_fast)
             attempt += 1
-            outcome: _Attempt | None = None
-            error: Exception | None = None
-            try:
-                result = await self._attempt(op, stats)
-            except Exception as exc:
-                outcome = self._classify(exc)
-                if outcome is None:
-                    self.breaker.release(ok=None)
-                    raise
-                error = exc
-                self.breaker.release(ok=outcome.breaker)
-            except BaseException:
-                self.breaker.release(ok=None)
-                raise
-            else:
-                self.breaker.release(ok=True)
-                self.reached = True
+            result = await self._try(op, stats)
+            if not isinstance(result, _Attempt):
                 return result
-            if outcome.status_code is not None:
-                self.reached = True  # an HTTP answer: the server is up
-            last = outcome
-            if stats is not None:
-                stats.requests[outcome.status] += 1
-            delay = policy.delay(attempt, outcome.retry_after)
-            if outcome.status == "pending_approval":
-                raise PendingApprovalConflict(
-                    f"{what}: the agent has a pending approval",
-                    status=outcome.status,
-                    status_code=409,
-                    attempts=attempt,
-                    server=self.server,
-                ) from error
-            if self._refused_at_start(outcome) and (
-                attempt >= policy.max_attempts
-                or time.monotonic() + delay - started > UNREACHABLE_AT_START
-            ):
-                raise self._unreachable(what, attempt)
-            if (
-                not outcome.retry
-                or attempt >= policy.max_attempts
-                or time.monotonic() + delay > deadline
-            ):
-                raise LettaRequestFailed(
-                    f"{what} failed after {attempt} attempt(s): {type(error).__name__}: {error}",
-                    status=last.status,
-                    status_code=last.status_code,
-                    attempts=attempt,
-                    server=self.server,
-                ) from error
-            log.info(
-                "%s: attempt %d failed (%s); retrying in %.2f s",
-                what,
-                attempt,
-                outcome.status,
-                delay,
-            )
+            last = result
+            delay = self._retry_delay(what, attempt, result, started)
+            log.info("%s: attempt %d failed (%s); retrying in %.2f s", what, attempt,
+                     result.status, delay)  # fmt: skip
             await anyio.sleep(delay)
-            if outcome.ambiguous and recover is not None:
+            if result.ambiguous and recover is not None:
                 found = await recover()
                 if not isinstance(found, _Resend):
                     return found
+
+    async def _admit(
+        self,
+        what: str,
+        stats: LettaStats | None,
+        attempt: int,
+        last: _Attempt | None,
+        started: float,
+        *,
+        fail_fast: bool,
+    ) -> None:
+        """Wait until the breaker admits an attempt; :class:`LettaCircuitOpen` if it is open at
+        the first attempt with ``fail_fast``, or stays open past the retry deadline."""
+        while (wait := self.breaker.acquire()) > 0:
+            now = time.monotonic()
+            if self._refused_at_start(last) and now + wait - started > UNREACHABLE_AT_START:
+                raise self._unreachable(what, attempt)
+            if stats is not None:
+                stats.requests["circuit_open"] += 1
+            if (fail_fast and attempt == 0) or now + wait > started + self.config.retry.deadline:
+                raise LettaCircuitOpen(
+                    f"{what}: circuit breaker of {self.server} is open",
+                    status="circuit_open",
+                    attempts=attempt,
+                    server=self.server,
+                )
+            await anyio.sleep(max(wait, 0.05))
+
+    async def _try(
+        self, op: Callable[[AsyncLetta], Awaitable[T]], stats: LettaStats | None
+    ) -> T | _Attempt:
+        """One admitted attempt: its result, or how it failed (the breaker told either way).
+        An error that is not Letta's (or a cancellation) propagates."""
+        try:
+            result = await self._attempt(op, stats)
+        except Exception as exc:
+            outcome = self._classify(exc)
+            self.breaker.release(ok=None if outcome is None else outcome.breaker)
+            if outcome is None:
+                raise
+            outcome.error = exc
+        except BaseException:
+            self.breaker.release(ok=None)
+            raise
+        else:
+            self.breaker.release(ok=True)
+            self.reached = True
+            return result
+        if outcome.status_code is not None:
+            self.reached = True  # an HTTP answer: the server is up
+        if stats is not None:
+            stats.requests[outcome.status] += 1
+        return outcome
+
+    def _retry_delay(self, what: str, attempt: int, outcome: _Attempt, started: float) -> float:
+        """Seconds to wait before retrying after ``outcome``, or the error that ends the request:
+        :class:`PendingApprovalConflict` (409), ``unreachable`` (refused at start),
+        :class:`LettaRequestFailed` (not retryable, out of attempts, past the deadline)."""
+        policy = self.config.retry
+        error = outcome.error
+        delay = policy.delay(attempt, outcome.retry_after)
+        if outcome.status == "pending_approval":
+            raise PendingApprovalConflict(
+                f"{what}: the agent has a pending approval",
+                status=outcome.status,
+                status_code=409,
+                attempts=attempt,
+                server=self.server,
+            ) from error
+        after_delay = time.monotonic() + delay
+        if self._refused_at_start(outcome) and (
+            attempt >= policy.max_attempts or after_delay - started > UNREACHABLE_AT_START
+        ):
+            raise self._unreachable(what, attempt)
+        if (
+            not outcome.retry
+            or attempt >= policy.max_attempts
+            or after_delay > started + policy.deadline
+        ):
+            raise LettaRequestFailed(
+                f"{what} failed after {attempt} attempt(s): {type(error).__name__}: {error}",
+                status=outcome.status,
+                status_code=outcome.status_code,
+                attempts=attempt,
+                server=self.server,
+            ) from error
+        return delay
 
     def _refused_at_start(self, last: _Attempt | None) -> bool:
         """The last attempt's connection was refused, and the server has never answered."""

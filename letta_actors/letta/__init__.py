@@ -3,7 +3,7 @@
 ::
 
     from letta_actors import ActorSystem
-    from letta_actors.actors.letta import AgentSpec, LettaAgent, LettaConnection
+    from letta_actors.letta import AgentSpec, LettaAgent, LettaConnection
 
     async with LettaConnection(base_url="http://127.0.0.1:8283") as conn:
         async with ActorSystem() as system:
@@ -14,7 +14,7 @@
             print(reply.text, reply.usage)
 """
 
-from ._agent import RESTART_REASON, SUPERSEDED_REASON, LettaAgent
+from ._agent import RESTART_REASON, LettaAgent
 from ._config import (
     OWNER_TAG,
     AgentOptions,
@@ -25,6 +25,7 @@ from ._config import (
     RetryPolicy,
 )
 from ._connection import RESEND, CircuitBreaker, LettaConnection, RateLimiter
+from ._conversation import SUPERSEDED_REASON
 from ._errors import (
     LettaAgentNotFound,
     LettaCircuitOpen,
@@ -33,7 +34,10 @@ from ._errors import (
     LettaRequestFailed,
     ToolLoopExceeded,
 )
-from ._reply import AgentReply, ToolCallRecord, Usage
+from ._metrics import METRICS as LETTA_METRICS
+from ._metrics import LettaMetrics
+from ._reply import AgentReply, ToolCallRecord, Usage, content_text
+from ._stats import LettaStats
 from ._tools import (
     ASK_AGENT,
     PUBLISH,
@@ -49,6 +53,7 @@ from ._tools import (
 
 __all__ = [
     "ASK_AGENT",
+    "LETTA_METRICS",
     "OWNER_TAG",
     "PUBLISH",
     "RESEND",
@@ -67,8 +72,10 @@ __all__ = [
     "LettaCircuitOpen",
     "LettaConnection",
     "LettaError",
+    "LettaMetrics",
     "LettaOutcomeUnknown",
     "LettaRequestFailed",
+    "LettaStats",
     "MemoryBlock",
     "RateLimiter",
     "RetryPolicy",
@@ -80,5 +87,6 @@ __all__ = [
     "Usage",
     "bus_tools",
     "client_tool",
+    "content_text",
     "tool_from_function",
 ]

@@ -34,7 +34,7 @@ class ToolCallRecord(BaseModel):
 
 
 class AgentReply(BaseModel):
-    """What a :class:`~letta_actors.actors.letta.LettaAgent` answers to an ask.
+    """What a :class:`~letta_actors.letta.LettaAgent` answers to an ask.
 
     - ``text``: the assistant messages of the turn, joined by newlines.
     - ``messages``: those assistant messages one by one; ``reasoning``: reasoning messages.
@@ -67,7 +67,9 @@ class AgentReply(BaseModel):
 
 
 def content_text(content: Any) -> str:
-    """Flatten Letta message content (a str or a list of content parts) to text."""
+    """Flatten message content to text: ``None`` (empty), a str, or a list of parts (str,
+    Letta content objects with ``.text``, OpenAI ``{"type": "text", "text": ...}`` dicts) whose
+    texts are joined by newlines (parts without text are skipped)."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -75,7 +77,7 @@ def content_text(content: Any) -> str:
     if isinstance(content, list):
         parts: list[str] = []
         for part in content:
-            text = getattr(part, "text", None)
+            text = part if isinstance(part, str) else getattr(part, "text", None)
             if text is None and isinstance(part, dict):
                 text = part.get("text")
             if isinstance(text, str):
@@ -107,10 +109,10 @@ class ReplyBuilder:
 
     def __init__(self, agent: str, agent_id: str, otid: str) -> None:
         self.reply = AgentReply(agent=agent, agent_id=agent_id, otid=otid)
-        self._calls: dict[str, ToolCallRecord] = {}
+        self._requests: dict[str, ToolCallRecord] = {}
 
     def _call(self, call_id: str, name: str, arguments: Any, side: str) -> ToolCallRecord:
-        record = self._calls.get(call_id)
+        record = self._requests.get(call_id)
         if record is None:
             record = ToolCallRecord(
                 tool_call_id=call_id,
@@ -118,7 +120,7 @@ class ReplyBuilder:
                 arguments=parse_arguments(arguments),
                 side="client" if side == "client" else "server",
             )
-            self._calls[call_id] = record
+            self._requests[call_id] = record
             self.reply.tool_calls.append(record)
         return record
 
@@ -143,7 +145,7 @@ class ReplyBuilder:
                     call_id = getattr(ret, "tool_call_id", None)
                     if not isinstance(call_id, str):
                         continue
-                    record = self._calls.get(call_id) or self._call(call_id, "?", None, "server")
+                    record = self._requests.get(call_id) or self._call(call_id, "?", None, "server")
                     status = getattr(ret, "status", None)
                     record.status = status if status in ("success", "error") else record.status
                     value = getattr(ret, "tool_return", None)

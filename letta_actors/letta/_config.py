@@ -61,7 +61,7 @@ class BreakerConfig(_Model):
 
 
 class ConnectionConfig(_Model):
-    """Settings of a :class:`~letta_actors.actors.letta.LettaConnection` (one Letta server).
+    """Settings of a :class:`~letta_actors.letta.LettaConnection` (one Letta server).
 
     - ``max_in_flight``: requests in flight to this server at once, all agents together.
     - ``requests_per_minute``: optional rate limit (token bucket holding ``burst`` tokens).
@@ -123,12 +123,12 @@ class AgentSpec(_Model):
 
 
 class AgentOptions(_Model):
-    """How a :class:`~letta_actors.actors.letta.LettaAgent` behaves.
+    """How a :class:`~letta_actors.letta.LettaAgent` behaves.
 
     - ``max_steps``: Letta's own step limit per request (server default when None).
     - ``max_tool_rounds``: client-side tool rounds (approval answers) per message; past it the
       agent gets error tool returns ("tool call limit reached") for ``grace_rounds`` more
-      rounds, then :class:`~letta_actors.actors.letta.ToolLoopExceeded` is raised.
+      rounds, then :class:`~letta_actors.letta.ToolLoopExceeded` is raised.
     - ``max_ask_depth``: longest chain of nested agent-to-agent asks ``ask_agent`` may create
       (the asker chain of the current message plus one); deeper asks become tool errors.
     - ``peer_ask_timeout``: seconds ``ask_agent`` waits for a peer (system default when None).

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ...errors import ActorError
+from ..errors import ActorError
 
 
 class LettaError(ActorError):
-    """Base class of the errors a :class:`~letta_actors.actors.letta.LettaAgent` raises."""
+    """Base class of the errors a :class:`~letta_actors.letta.LettaAgent` raises."""
 
 
 class LettaRequestFailed(LettaError):

@@ -1,0 +1,46 @@
+"""Cluster mode groundwork: several daemons over NATS JetStream (docs/cluster.md).
+
+Needs the ``cluster`` extra (``pip install 'letta-actors[cluster]'``) and asyncio (nats-py is
+asyncio-only). What exists: settings with their refusals, the connection (bounded first
+connect, payload check), leases with exactly one holder, node membership with unique names,
+placement by rendezvous hashing and hand-over. Not yet: remote delivery, durable mailboxes.
+"""
+
+from ._connection import ClusterConnection, require_asyncio
+from ._errors import (
+    ClusterConfigError,
+    ClusterError,
+    ClusterUnavailable,
+    ClusterUnreachable,
+    NodeNameTaken,
+    PayloadTooLarge,
+)
+from ._leases import LeaseLoss, Leases, lease_clock
+from ._local_server import LocalNatsServer, nats_server_binary
+from ._membership import Membership
+from ._node import ClusterNode
+from ._placement import owner_of, place
+from ._settings import ClusterSettings, LeaseSettings, TLSSettings
+
+__all__ = [
+    "ClusterConfigError",
+    "ClusterConnection",
+    "ClusterError",
+    "ClusterNode",
+    "ClusterSettings",
+    "ClusterUnavailable",
+    "ClusterUnreachable",
+    "LeaseLoss",
+    "LeaseSettings",
+    "Leases",
+    "LocalNatsServer",
+    "Membership",
+    "NodeNameTaken",
+    "PayloadTooLarge",
+    "TLSSettings",
+    "lease_clock",
+    "nats_server_binary",
+    "owner_of",
+    "place",
+    "require_asyncio",
+]

@@ -1,0 +1,152 @@
+"""The node's connection to NATS: refusals at start, bounded first connect, payload check.
+
+nats-py is asyncio-only: :meth:`ClusterConnection.open` refuses any other event loop at once.
+The first connection must succeed within ``connect_timeout`` or :class:`ClusterUnreachable`
+names the URL and the errors seen (nats-py alone would keep retrying); once connected, a
+lost connection is retried forever every ``reconnect_wait`` seconds, by nats-py, in the
+background. While it is down, requests fail with nats-py's timeout or connection errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import sniffio
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from ._errors import ClusterConfigError, ClusterUnreachable, PayloadTooLarge
+from ._settings import ClusterSettings
+
+log = logging.getLogger("letta_actors.cluster")
+
+
+def require_asyncio() -> None:
+    """Raise :class:`ClusterConfigError` unless running on asyncio."""
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        library = "no event loop"
+    if library != "asyncio":
+        raise ClusterConfigError(
+            f"cluster mode needs asyncio: nats-py is asyncio-only (running on {library})"
+        )
+
+
+def _encrypted(client: Client, settings: ClusterSettings) -> bool:
+    """Whether nats-py upgraded this connection to TLS: over ``wss://`` or with
+    ``handshake_first`` it always does; otherwise only if the server's INFO required TLS
+    (nats-py keeps that INFO in a private attribute; there is no public one)."""
+    assert settings.tls is not None
+    if settings.tls.handshake_first or settings.nats_url.startswith("wss://"):
+        return True
+    info: dict[str, object] = getattr(client, "_server_info", {})
+    return bool(info.get("tls_required"))
+
+
+class ClusterConnection:
+    """A connected nats-py client and its JetStream context, for one node.
+
+    Use ``async with await ClusterConnection.open(settings) as conn`` or call :meth:`close`.
+    """
+
+    def __init__(self, settings: ClusterSettings, client: Client) -> None:
+        self.settings = settings
+        self.client = client
+        self.js: JetStreamContext = client.jetstream()
+
+    @classmethod
+    async def open(
+        cls, settings: ClusterSettings, *, environ: Mapping[str, str] | None = None
+    ) -> Self:
+        """Connect, or raise: :class:`ClusterConfigError` (not asyncio, a credential variable
+        unset, TLS configured but the server left the connection in plaintext),
+        :class:`ClusterUnreachable` (no connection within ``connect_timeout``: refused,
+        authorization violation, TLS verification failed...: the errors seen are in the message).
+        """
+        require_asyncio()
+        options: dict[str, Any] = settings.credentials(environ)
+        if settings.tls is not None:
+            options["tls"] = settings.tls.context()
+            options["tls_handshake_first"] = settings.tls.handshake_first
+            if settings.tls.hostname:
+                options["tls_hostname"] = settings.tls.hostname
+        errors: dict[str, None] = {}  # the distinct errors seen while connecting, in order
+
+        async def on_error(exc: Exception) -> None:
+            errors[f"{type(exc).__name__}: {exc}".rstrip(": ")] = None
+            log.debug("nats error (%s): %s", settings.node, exc)
+
+        async def on_disconnected() -> None:
+            if client.is_closed:  # closed on purpose
+                return
+            log.warning("node %s lost its NATS connection; reconnecting", settings.node)
+
+        async def on_reconnected() -> None:
+            log.info("node %s reconnected to NATS", settings.node)
+
+        client = Client()
+        try:
+            with anyio.fail_after(settings.connect_timeout):
+                await client.connect(
+                    servers=[settings.nats_url],
+                    name=f"letta-actors:{settings.node}",
+                    connect_timeout=max(1, round(settings.connect_timeout)),
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=settings.reconnect_wait,  # type: ignore[arg-type]
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnected,
+                    reconnected_cb=on_reconnected,
+                    **options,
+                )
+        except TimeoutError:
+            await client.close()
+            cause = "; ".join(list(errors)[:3]) or None
+            raise ClusterUnreachable(settings.nats_url, settings.connect_timeout, cause) from None
+        if settings.tls is not None and not _encrypted(client, settings):
+            await client.close()
+            raise ClusterConfigError(
+                f"tls options are set but NATS at {settings.nats_url} did not ask for TLS: "
+                "refusing a plaintext connection (configure TLS on the server)"
+            )
+        return cls(settings, client)
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server accepts, in bytes (from its INFO)."""
+        return self.client.max_payload
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the client is connected right now (False while reconnecting)."""
+        return self.client.is_connected
+
+    def check_payload(self, size: int) -> None:
+        """Raise :class:`PayloadTooLarge` if ``size`` bytes exceed the server's max payload.
+
+        Call it before publishing: nothing is sent for a refused message. ``size`` counts the
+        payload only; leave room for headers in what you pass (they count on the wire too).
+        """
+        if size > self.max_payload:
+            raise PayloadTooLarge(size, self.max_payload)
+
+    async def close(self) -> None:
+        """Flush and close the connection (idempotent)."""
+        if not self.client.is_closed:
+            await self.client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

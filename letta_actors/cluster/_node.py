@@ -1,0 +1,130 @@
+"""One node of the cluster: membership, the leases of its actors, placement and hand-over.
+
+:meth:`ClusterNode.run` joins (refused with :class:`NodeNameTaken` if the name is live),
+then, every ``renew_interval`` until cancelled, reconciles what it holds with
+:func:`~letta_actors.cluster.place` over the live nodes:
+
+- an actor placed here and free is acquired (``on_acquired`` is called);
+- an actor held here but placed on another live node is handed over: ``drain(actor)`` is
+  awaited (the owner stops taking messages and finishes what it has), then the lease is
+  released, and the new owner acquires it on its next pass. No message is handled by both.
+
+A node that died stops renewing: its membership and leases expire after the TTL, the others
+see it gone and acquire its actors. A node that lost its membership (paused past the TTL)
+drops all its leases at once and rejoins if its name is free. Every node must be given the
+same actor names (the same team file). ``drain`` and ``on_acquired`` must not raise: an error
+from either ends :meth:`ClusterNode.run` with it (NATS being away only skips a pass).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ._connection import ClusterConnection
+from ._errors import ClusterUnavailable, NodeNameTaken
+from ._leases import Clock, LeaseLoss, Leases, lease_clock
+from ._membership import Membership
+from ._placement import place
+from ._settings import ClusterSettings
+
+log = logging.getLogger("letta_actors.cluster")
+
+
+async def _no_drain(actor: str) -> None:
+    return None
+
+
+class ClusterNode:
+    """Placement and leases of ``actors`` for the node named in ``settings``."""
+
+    def __init__(
+        self,
+        conn: ClusterConnection,
+        settings: ClusterSettings,
+        actors: Iterable[str],
+        *,
+        drain: Callable[[str], Awaitable[None]] = _no_drain,
+        on_acquired: Callable[[str], None] | None = None,
+        on_lost: Callable[[LeaseLoss], None] | None = None,
+        clock: Clock = lease_clock,
+    ) -> None:
+        self.settings = settings
+        self.node = settings.node
+        self.actors = sorted(set(actors))
+        self.drain = drain
+        self.on_acquired = on_acquired
+        self.on_lost = on_lost
+        self.membership = Membership(conn, settings, on_lost=self._membership_lost, clock=clock)
+        self.leases = Leases.of_node(conn, settings, "leases", on_lost=on_lost, clock=clock)
+
+    def owns(self, actor: str) -> bool:
+        """Whether this node may handle ``actor`` now (see :meth:`Leases.holds`)."""
+        return self.membership.alive and self.leases.holds(actor)
+
+    def owned(self) -> list[str]:
+        """The actors this node holds now."""
+        return self.leases.held() if self.membership.alive else []
+
+    async def join(self) -> None:
+        """Join the cluster and open the lease bucket (:class:`NodeNameTaken` if refused)."""
+        await self.membership.join()
+        await self.leases.open()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Join, then renew and reconcile until cancelled; started after the first pass.
+        Cancelled, it releases nothing (use :meth:`leave` for a graceful exit)."""
+        await self.join()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.membership.run)
+            tg.start_soon(self.leases.run)
+            await self._reconcile_logged()
+            task_status.started()
+            while True:
+                await anyio.sleep(self.settings.leases.renew_every)
+                await self._reconcile_logged()
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except ClusterUnavailable as exc:
+            log.info("node %s: reconcile skipped (%s)", self.node, exc)
+
+    async def reconcile(self) -> None:
+        """One pass: rejoin if the membership lapsed, hand over what belongs elsewhere,
+        acquire what belongs here. Raises :class:`ClusterUnavailable` if NATS is away."""
+        if not self.membership.alive:
+            try:
+                await self.membership.join()
+            except NodeNameTaken:
+                log.warning("node %s: name taken by another node; staying passive", self.node)
+                return
+        nodes = await self.membership.nodes()
+        plan = place(self.actors, nodes)
+        for actor in self.actors:
+            target = plan[actor]
+            if target != self.node and self.leases.holds(actor):
+                log.info("node %s hands %s over to %s", self.node, actor, target)
+                await self.drain(actor)
+                await self.leases.release(actor)
+            elif (
+                target == self.node
+                and not self.leases.holds(actor)
+                and await self.leases.acquire(actor)
+                and self.on_acquired is not None
+            ):
+                self.on_acquired(actor)
+
+    async def leave(self) -> None:
+        """Graceful exit: drain and release every actor, then give the name up."""
+        for actor in self.leases.held():
+            await self.drain(actor)
+            await self.leases.release(actor)
+        await self.membership.leave()
+
+    def _membership_lost(self, loss: LeaseLoss) -> None:
+        """Others will take this node's actors: stop handling every one of them now."""
+        self.leases.drop_all(loss.reason)

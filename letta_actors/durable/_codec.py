@@ -1,0 +1,124 @@
+"""How envelopes are written to a durable store: JSON, with pydantic models by registered name.
+
+A payload is stored as it is when it is plain JSON (``None``, ``bool``, ``int``, ``float``,
+``str``, and lists and string-keyed dicts of those), or as a registered pydantic model (its
+``model_dump(mode="json")`` under the name it was registered with). Anything else would come
+back different or not at all (a tuple as a list, an int key as a string, an object as nothing),
+so :meth:`Codec.encode` refuses it with a ``TypeError`` naming what and where.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..actors._envelope import Envelope
+
+
+class DecodeError(ValueError):
+    """A stored envelope cannot be read back (unknown model name, invalid data)."""
+
+
+class Codec:
+    """Encodes envelopes to JSON bytes and back; models are registered per codec (no global
+    registry: two stores may name different models alike)."""
+
+    def __init__(self, models: tuple[type[BaseModel], ...] | list[type[BaseModel]] = ()) -> None:
+        self._by_name: dict[str, type[BaseModel]] = {}
+        self._names: dict[type[BaseModel], str] = {}
+        for model in models:
+            self.register(model)
+
+    def register(self, model: type[BaseModel], name: str | None = None) -> None:
+        """Let payloads of ``model`` be stored, under ``name`` (default ``module:QualName``).
+
+        A name is what a stored message is read back by: keep it when you move the class.
+        Raises ``TypeError`` for a non-model, ``ValueError`` for a name taken by another model.
+        """
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"only pydantic models can be registered, got {model!r}")
+        name = name if name is not None else f"{model.__module__}:{model.__qualname__}"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a model's name must be a non-empty string, got {name!r}")
+        taken = self._by_name.get(name)
+        if taken is not None and taken is not model:
+            raise ValueError(f"model name {name!r} is already registered for {taken!r}")
+        self._by_name[name] = model
+        self._names[model] = name
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """The envelope's stored form; ``TypeError`` if its payload cannot be stored as is."""
+        payload = envelope.payload
+        name = self._names.get(type(payload)) if isinstance(payload, BaseModel) else None
+        if name is not None:
+            body: Any = {"model": name, "data": payload.model_dump(mode="json")}
+        elif isinstance(payload, BaseModel):
+            raise TypeError(
+                f"message to {envelope.recipient!r}: {type(payload).__qualname__} is not "
+                f"registered with the durable store (store.codec.register"
+                f"({type(payload).__qualname__}))"
+            )
+        else:
+            _check_json(payload, envelope.recipient, "message")
+            body = {"json": payload}
+        record = {
+            "id": envelope.id,
+            "recipient": envelope.recipient,
+            "sender": envelope.sender,
+            "sent_at": envelope.sent_at,
+            "topic": envelope.topic,
+            "trace": envelope.trace,
+            "payload": body,
+        }
+        return json.dumps(record, separators=(",", ":")).encode()
+
+    def decode(self, data: bytes) -> Envelope:
+        """The envelope stored as ``data``; raises :class:`DecodeError`."""
+        try:
+            record = json.loads(data)
+            body = record["payload"]
+            model = self._by_name.get(body["model"]) if "model" in body else None
+            if "model" in body and model is None:
+                raise KeyError(f"model {body['model']!r} is not registered")  # noqa: TRY301
+            payload = body["json"] if model is None else model.model_validate(body["data"])
+            return Envelope(
+                record["id"],
+                record["recipient"],
+                payload,
+                record["sent_at"],
+                record["sender"],
+                record["topic"],
+                trace=record["trace"],
+            )
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise DecodeError(f"a stored message cannot be read: {exc}") from exc
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_json(value: Any, recipient: str, where: str) -> None:
+    """``TypeError`` unless ``value`` is plain JSON (exact types: a subclass may not survive)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is list:
+        for index, item in enumerate(value):
+            _check_json(item, recipient, f"{where}[{index}]")
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(
+                    f"message to {recipient!r} cannot be stored: {where} has a "
+                    f"{type(key).__name__} key {key!r} (JSON keys are strings)"
+                )
+            _check_json(item, recipient, f"{where}[{key!r}]")
+        return
+    raise TypeError(
+        f"message to {recipient!r} cannot be stored: {where} has type {kind.__qualname__}; a "
+        f"durable mailbox takes JSON values (str, int, float, bool, None, list, dict with str "
+        f"keys) and registered pydantic models"
+    )
