@@ -23,8 +23,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from letta_actors import Actor
-from letta_actors.daemon import Team, create_app, parse_config
+from letta_actors.daemon import create_app
 from letta_actors.daemon.api import MetricsEndpoint
+from letta_actors.team import Team, parse_config
 
 
 class Summariser(Actor):

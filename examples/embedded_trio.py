@@ -12,7 +12,7 @@ from typing import Any
 import trio
 
 from letta_actors import Actor
-from letta_actors.daemon import Team, parse_config
+from letta_actors.team import Team, parse_config
 
 
 class Reverser(Actor):

@@ -11,7 +11,12 @@ The public API::
     async with ActorSystem() as system:
         ref = await system.spawn(Echo, name="echo")
         assert await ref.ask("ping", timeout=1.0) == "ping"
+
+A team declared in a file runs with :class:`Team` (``from letta_actors import Team``, imported on
+first use: it brings the Letta integration and the patterns; see :mod:`letta_actors.team`).
 """
+
+from typing import TYPE_CHECKING
 
 from .actors import (
     Actor,
@@ -48,6 +53,9 @@ from .supervisors import (
 )
 from .system import ActorSystem
 
+if TYPE_CHECKING:
+    from .team import Team
+
 __all__ = [
     "DEAD_LETTERS_TOPIC",
     "NO_BACKOFF",
@@ -77,6 +85,15 @@ __all__ = [
     "Supervisor",
     "SupervisorHandle",
     "SystemStopped",
+    "Team",
     "Terminated",
     "UnexpectedCancellation",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Team":  # imported on first use (the team layer sits above the core)
+        from .team import Team
+
+        return Team
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

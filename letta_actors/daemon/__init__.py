@@ -1,10 +1,11 @@
 """The daemon: a team declared in a TOML file, run as a service with an HTTP API.
 
-- :func:`load_config` / :class:`TeamConfig`: the team file, validated (every error at once).
-- :class:`Team`: the running team (also for embedding in an application).
-- :func:`create_app`: its HTTP API as an ASGI app.
-- ``letta-actors`` (:mod:`.cli`): ``run``, ``check``, ``send``, ``run-workflow``, ``status``,
-  ``stack``. See ``docs/daemon.md``.
+- :func:`load_config` / :class:`TeamConfig` / :class:`Team`: the team layer below the daemon
+  (:mod:`letta_actors.team`, where an application embedding a team finds them), re-exported.
+- :func:`create_app`: the team's HTTP API as an ASGI app (:mod:`.api`).
+- ``letta-actors`` (:mod:`.cli`): ``run``, ``check``, ``send``, ``run-workflow``, ``status``, and
+  the commands other packages add (``stack``, from :mod:`letta_actors.localstack`). See
+  ``docs/daemon.md``.
 
 The HTTP API needs the ``daemon`` extra (FastAPI; served by hypercorn); the rest needs only
 the core.
@@ -12,9 +13,16 @@ the core.
 
 from typing import TYPE_CHECKING
 
-from .config import TeamConfig
-from .loader import ConfigError, ConfigIssue, load_config, parse_config
-from .team import NotAccepting, Team, UnknownName
+from ..team import (
+    ConfigError,
+    ConfigIssue,
+    NotAccepting,
+    Team,
+    TeamConfig,
+    UnknownName,
+    load_config,
+    parse_config,
+)
 
 __all__ = [
     "ConfigError",

@@ -1,5 +1,9 @@
 """``letta-actors``: run a team as a daemon, check a team file, talk to a running daemon.
 
+Other packages add commands as entry points of :data:`COMMANDS` (``stack``, the local stack,
+comes from :mod:`letta_actors.localstack` so): ``name = "module:function"``, the function
+taking the arguments after the name and returning the exit code. Loaded only when run.
+
 Exit codes: 0 success; 1 a failure at run time (daemon unreachable, an error answer, a run
 that did not complete, a forced stop); 2 an invalid team file or command line.
 """
@@ -10,13 +14,24 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from ..team import ConfigError, load_config
 from .client import DEFAULT_URL, TOKEN_VAR, URL_VAR, ApiError, Client
-from .loader import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+#: The entry-point group of the commands other packages add.
+COMMANDS = "letta_actors.commands"
+_OWN = ("run", "check", "send", "run-workflow", "status")
+
+
+def _commands() -> dict[str, EntryPoint]:
+    """The commands other packages add (a name this CLI has itself is not replaced)."""
+    return {ep.name: ep for ep in entry_points(group=COMMANDS) if ep.name not in _OWN}
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
@@ -72,9 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show a running daemon's actors and readiness")
     _client_options(status)
 
-    stack = sub.add_parser("stack", help="start the local stack (scripted LLM + Letta server)")
-    stack.add_argument("--llm-port", type=int, default=8299)
-    stack.add_argument("--letta-port", type=int, default=8283)
+    for name, command in _commands().items():
+        origin = command.module.removesuffix(".__main__")
+        sub.add_parser(name, help=f"added by {origin}: see 'letta-actors {name} --help'")
     return parser
 
 
@@ -88,8 +103,8 @@ def _value(text: str, as_json: bool) -> Any:
 
 
 def _check(path: Path) -> int:
+    from ..team import python_factories
     from .describe import describe
-    from .team import python_factories
 
     try:
         config = load_config(path)
@@ -104,6 +119,7 @@ def _check(path: Path) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..team import Team
     from .logs import configure_logging
     from .server import Daemon, StartupRefused, run_daemon
 
@@ -124,8 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         daemon = Daemon(
-            config,
-            base_dir=path.parent.resolve(),
+            Team(config, base_dir=path.parent.resolve()),
             host=args.host,
             port=args.port,
             ready_file=args.ready_file,
@@ -224,23 +239,18 @@ def _status(client: Client) -> int:
     return EXIT_OK if ready else EXIT_FAILED
 
 
-def _stack(args: argparse.Namespace) -> int:
-    from ..localstack.__main__ import main as localstack
-
-    return localstack(
-        ["--llm-port", str(args.llm_port), "--letta-port", str(args.letta_port), "up"]
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """The ``letta-actors`` entry point; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    added = _commands().get(argv[0]) if argv else None
+    if added is not None:
+        command: Callable[[list[str]], int] = added.load()
+        return command(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args.config)
     if args.command == "run":
         return _run(args)
-    if args.command == "stack":
-        return _stack(args)
     client = Client(args.url, token_env=args.token_env)
     try:
         if args.command == "send":

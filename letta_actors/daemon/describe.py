@@ -3,7 +3,7 @@ its link graph, its topics and workflows."""
 
 from __future__ import annotations
 
-from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from ..team import LettaAgentConfig, PythonAgentConfig, TeamConfig
 
 ROOT = "root"
 
@@ -11,7 +11,7 @@ ROOT = "root"
 def _agent_line(name: str, config: TeamConfig) -> str:
     agent = config.agents[name]
     if isinstance(agent, LettaAgentConfig):
-        what = f"letta, model {agent.model or config.letta.model or '(server default)'}"
+        what = f"letta, model {config.letta_spec(name).model or '(server default)'}"
     else:
         assert isinstance(agent, PythonAgentConfig)
         what = f"python {agent.factory}"

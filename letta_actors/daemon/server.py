@@ -29,10 +29,10 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..metrics import HttpLimits, listen, make_path_app, serve_asgi
+from ..team import Team, TeamConfig
+from ..team.config import is_loopback
 from .api import create_app
-from .config import TeamConfig, _loopback
 from .middleware import BearerAuth
-from .team import Team, python_factories
 
 log = logging.getLogger("letta_actors.daemon")
 
@@ -56,7 +56,7 @@ def api_token(config: TeamConfig, env: Mapping[str, str], host: str) -> str | No
     if config.metrics.enabled and config.metrics.port is not None:
         listeners.append(("the metrics listener", config.metrics.host))
     for what, where in listeners:
-        if token is None and not _loopback(where):
+        if token is None and not is_loopback(where):
             raise StartupRefused(
                 f"{what} listens on {where}, beyond loopback: set a bearer token in the "
                 f"environment variable {config.api.token_env}"
@@ -78,27 +78,25 @@ def _url(sock: socket.socket, path: str = "") -> str:
 
 
 class Daemon:
-    """Runs a team and its API until stopped by a signal (see the module docstring)."""
+    """Runs ``team`` (not entered yet) and its API until stopped by a signal (see the module
+    docstring); ``host`` and ``port`` override the file's ``[api]``."""
 
     def __init__(
         self,
-        config: TeamConfig,
+        team: Team,
         *,
-        base_dir: Path | None = None,
-        env: Mapping[str, str] | None = None,
         host: str | None = None,
         port: int | None = None,
         ready_file: Path | None = None,
         backend: Backend = "asyncio",
     ) -> None:
-        self.config = config
-        self.base_dir = base_dir
-        self.env = os.environ if env is None else env
+        config = self.config = team.config
+        self.team = team
         self.host = host or config.api.host
         self.port = config.api.port if port is None else port
         self.ready_file = ready_file
         self.backend = backend
-        self.token = api_token(config, self.env, self.host)
+        self.token = api_token(config, self.team.env, self.host)
         api = config.api
         self.limits = HttpLimits(
             max_head_bytes=api.max_head_bytes, idle_timeout=api.idle_timeout,
@@ -113,7 +111,7 @@ class Daemon:
         or called with its ``args``) and :class:`StartupRefused` (a port that cannot be bound)
         before starting anything."""
         self._stop = anyio.Event()
-        factories = python_factories(self.config, self.base_dir)
+        self.team.import_factories()
         sockets: list[socket.socket] = []
         try:
             api = metrics = None
@@ -127,7 +125,7 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._signals, hard)
                 with hard:
-                    await self._serve(api, metrics, factories)
+                    await self._serve(api, metrics)
                 tg.cancel_scope.cancel()
         finally:
             for sock in sockets:
@@ -157,14 +155,9 @@ class Daemon:
                 hard.cancel()
                 return
 
-    async def _serve(
-        self,
-        api: socket.socket | None,
-        metrics: socket.socket | None,
-        factories: Mapping[str, Any],
-    ) -> None:
+    async def _serve(self, api: socket.socket | None, metrics: socket.socket | None) -> None:
         assert self._stop is not None
-        team = Team(self.config, base_dir=self.base_dir, env=self.env, factories=factories)
+        team = self.team
         urls = {
             "url": _url(api) if api is not None else "",
             "metrics_url": _url(metrics, "/metrics") if metrics is not None else None,

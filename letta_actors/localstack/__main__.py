@@ -120,5 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     return _up(config)
 
 
+def stack_command(argv: list[str]) -> int:
+    """``letta-actors stack``: start the local stack in the foreground until Ctrl-C (``up`` on
+    the given ports). Registered as an entry point of ``letta_actors.commands``, so the
+    daemon's CLI runs it without importing this package."""
+    parser = argparse.ArgumentParser(
+        prog="letta-actors stack",
+        description="Start the local stack (scripted LLM + Letta server) until Ctrl-C.",
+    )
+    parser.add_argument("--llm-port", type=int, default=8299)
+    parser.add_argument("--letta-port", type=int, default=8283)
+    args = parser.parse_args(argv)
+    return main(["--llm-port", str(args.llm_port), "--letta-port", str(args.letta_port), "up"])
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

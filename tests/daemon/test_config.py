@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from letta_actors.daemon import ConfigError, load_config, parse_config
-from letta_actors.daemon.config import LettaAgentConfig, PythonAgentConfig
 from letta_actors.daemon.describe import describe
-from letta_actors.daemon.team import python_factories
+from letta_actors.letta import (
+    AgentOptions,
+    AgentSpec,
+    ConnectionConfig,
+    LettaAgent,
+    LettaConnection,
+    MemoryBlock,
+)
+from letta_actors.team import (
+    LettaAgentConfig,
+    PythonAgentConfig,
+    letta_factory,
+    python_factories,
+)
 
 from .helpers import ECHO_TEAM, REPO
 
@@ -181,3 +197,77 @@ def test_pattern_workflow_rules_are_checked_when_the_file_loads() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(broken, "team.toml")
     assert any("cannot be one of its specialists" in issue.message for issue in caught.value.issues)
+
+
+def _other_value(field: FieldInfo) -> Any:
+    """A valid value of ``field`` that is not its default (JSON-like, for a TOML file)."""
+    kind, default = field.annotation, field.default
+    if kind in (str, str | None):
+        return "set-in-file"
+    if kind in (bool, bool | None):
+        return default is not True
+    if kind in (int, int | None):
+        return 7 if default is None else default + 1  # within every bound so far
+    if kind in (float, float | None):
+        return 2.5 if not default else default / 2  # within every bound so far
+    if kind == tuple[str, ...]:
+        return ["set-in-file"]
+    if kind == tuple[MemoryBlock, ...]:
+        return [{"label": "notes", "value": "set in the file"}]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return {name: _other_value(inner) for name, inner in kind.model_fields.items()}
+    raise AssertionError(f"add a value for {kind} to this test")
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are written alike in TOML
+
+
+def test_every_agent_spec_and_option_field_is_set_in_the_file_and_reaches_the_agent() -> None:
+    spec_fields = {
+        name: _other_value(field)
+        for name, field in AgentSpec.model_fields.items()
+        if name not in ("name", "owner_tag")  # the file's `letta_name`; the package's tag
+    }
+    options = {name: _other_value(field) for name, field in AgentOptions.model_fields.items()}
+    lines = [f"{name} = {_toml(value)}" for name, value in spec_fields.items()]
+    text = "\n".join(
+        ['[letta]\nmodel = "m-default"', "[agents.w]", *lines, f"options = {_toml(options)}"]
+    )
+    config = parse_config(text, "team.toml")
+
+    agent = letta_factory(config, "w", LettaConnection(base_url="http://127.0.0.1:9"))()
+    assert isinstance(agent, LettaAgent)
+    assert agent.options == AgentOptions.model_validate(options)
+    for name, value in spec_fields.items():
+        got = getattr(agent.spec, name)
+        if name == "tags":  # the team's name is added
+            assert got == (*value, "team")
+        elif name == "memory_blocks":
+            assert got == tuple(MemoryBlock.model_validate(v) for v in value)
+        else:
+            assert got == (tuple(value) if isinstance(value, list) else value), name
+    assert agent.spec.name == "team-w"
+    # What the file leaves out comes from [letta] and the defaults.
+    bare = parse_config('[letta]\nmodel = "m-default"\n[agents.w]\n').letta_spec("w")
+    assert bare.model == "m-default" and bare.memory_blocks == () and bare.agent_id is None
+
+
+def test_every_connection_field_is_set_in_letta_and_reaches_the_connection() -> None:
+    fields = {
+        name: _other_value(field)
+        for name, field in ConnectionConfig.model_fields.items()
+        if name != "api_key"  # never in the file: `api_key_env` names its variable
+    }
+    fields["base_url"] = "http://letta.example:8283"  # a URL, checked
+    text = "\n".join(
+        ["[letta]", *(f"{n} = {_toml(v)}" for n, v in fields.items()), 'api_key_env = "KEY"']
+    )
+    config = parse_config(f"{text}\n[agents.w]\n", "team.toml")
+    connection = config.letta.connection({"KEY": "sk-from-env"})
+    assert connection == ConnectionConfig.model_validate({**fields, "api_key": "sk-from-env"})
+    assert LettaConnection(connection).server == "http://letta.example:8283"

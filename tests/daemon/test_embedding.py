@@ -50,3 +50,19 @@ def test_team_inside_a_trio_program() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "oirt olleh" in result.stdout and "completed round trip" in result.stdout
+
+
+def test_team_is_found_where_an_embedder_looks() -> None:
+    # `import letta_actors` stays light: the team layer (Letta, patterns) loads on first use.
+    script = (
+        "import sys, letta_actors\n"
+        "assert 'letta_actors.team' not in sys.modules\n"
+        "from letta_actors import Team\n"
+        "import letta_actors.daemon, letta_actors.team\n"
+        "assert Team is letta_actors.team.Team is letta_actors.daemon.Team\n"
+        "assert letta_actors.daemon.parse_config is letta_actors.team.parse_config\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

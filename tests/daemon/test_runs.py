@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from letta_actors.daemon.runs import RunEntry, RunStore
+from letta_actors.team import RunEntry, RunStore
 
 pytestmark = pytest.mark.anyio
 

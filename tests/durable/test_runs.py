@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from letta_actors.daemon import parse_config
-from letta_actors.daemon.loader import ConfigError
-from letta_actors.daemon.runs import RunEntry, RunStore
-from letta_actors.daemon.team import Team
 from letta_actors.durable import DurableStore
 from letta_actors.patterns import RunRecord, RunStatus
+from letta_actors.team import ConfigError, RunEntry, RunStore, Team, parse_config
 
 from ..daemon.helpers import REPO
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from letta_actors.daemon import config as config_module
-from letta_actors.daemon.loader import ConfigError, parse_config
-from letta_actors.daemon.team import Team
+from letta_actors.team import ConfigError, Team, parse_config
+from letta_actors.team import config as config_module
 
 from ..daemon.helpers import REPO, wait_for
 from .otlp_receiver import otlp_receiver

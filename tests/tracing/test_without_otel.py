@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import logging
     import anyio
     from letta_actors import Actor, ActorSystem
-    from letta_actors.daemon.loader import ConfigError, parse_config
+    from letta_actors.team import ConfigError, parse_config
     from letta_actors.daemon.logs import configure_logging
     from letta_actors import tracing
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from ..runs import RunEntry
-from ..team import Team
+from ...team import RunEntry, Team
+from ..deps import TeamDep, find_run
 from .views import dead_letters, run_view, snapshot
 
 #: Sent instead of an unchanged snapshot, so a client (and the server) notices a dead peer.
@@ -65,45 +65,40 @@ async def run_stream(entry: RunEntry, interval: float) -> AsyncIterator[bytes]:
     yield sse("run", run_view(entry))
 
 
-def _unknown_run(run_id: str) -> JSONResponse:
-    return JSONResponse({"error": "unknown_run", "detail": run_id}, status_code=404)
+#: The routes (``/v1/console/...``) the console's pages read.
+router = APIRouter(prefix="/v1/console", tags=["console"])
+_INTERVAL = Query(default=1.0, ge=0.05, le=60, description="seconds between checks")
 
 
-def console_router(team: Team) -> APIRouter:
-    """The routes (``/v1/console/...``) the console's pages read."""
-    router = APIRouter(prefix="/v1/console", tags=["console"])
-    interval_query = Query(default=1.0, ge=0.05, le=60, description="seconds between checks")
+# Not in the OpenAPI schema: it never ends while the team runs, so a client driven by the
+# schema (a fuzzer, a generated SDK) would wait on it forever.
+@router.get("/live", include_in_schema=False)
+async def live(team: TeamDep, interval: float = _INTERVAL) -> StreamingResponse:
+    """Server-sent events: ``snapshot`` (actors, newest runs, dead letters) on every change,
+    until the team stops (``stopping``)."""
+    return StreamingResponse(
+        live_stream(team, interval), media_type="text/event-stream", headers=_HEADERS
+    )
 
-    # Not in the OpenAPI schema: it never ends while the team runs, so a client driven by the
-    # schema (a fuzzer, a generated SDK) would wait on it forever.
-    @router.get("/live", include_in_schema=False)
-    async def live(interval: float = interval_query) -> StreamingResponse:
-        """Server-sent events: ``snapshot`` (actors, newest runs, dead letters) on every change,
-        until the team stops (``stopping``)."""
-        return StreamingResponse(
-            live_stream(team, interval), media_type="text/event-stream", headers=_HEADERS
-        )
 
-    @router.get("/runs/{run_id}")
-    async def run(run_id: str) -> Any:
-        """A run with its record and sequence diagram so far (also while it runs)."""
-        entry = team.runs.get(run_id)
-        return _unknown_run(run_id) if entry is None else run_view(entry)
+@router.get("/runs/{run_id}")
+async def run(run_id: str, team: TeamDep) -> Any:
+    """A run with its record and sequence diagram so far (also while it runs)."""
+    return run_view(find_run(team, run_id))
 
-    @router.get("/runs/{run_id}/live")
-    async def run_live(run_id: str, interval: float = interval_query) -> Any:
-        """Server-sent events: ``run`` (record and diagram so far) as the run grows, ``tick``
-        in between, until the finished run."""
-        entry = team.runs.get(run_id)
-        if entry is None:
-            return _unknown_run(run_id)
-        return StreamingResponse(
-            run_stream(entry, interval), media_type="text/event-stream", headers=_HEADERS
-        )
 
-    @router.get("/dead-letters")
-    async def letters() -> dict[str, Any]:
-        """Dead letters: totals per reason, and the newest ones."""
-        return dead_letters(team)
+@router.get("/runs/{run_id}/live")
+async def run_live(run_id: str, team: TeamDep, interval: float = _INTERVAL) -> Any:
+    """Server-sent events: ``run`` (record and diagram so far) as the run grows, ``tick``
+    in between, until the finished run."""
+    return StreamingResponse(
+        run_stream(find_run(team, run_id), interval),
+        media_type="text/event-stream",
+        headers=_HEADERS,
+    )
 
-    return router
+
+@router.get("/dead-letters")
+async def letters(team: TeamDep) -> dict[str, Any]:
+    """Dead letters: totals per reason, and the newest ones."""
+    return dead_letters(team)

@@ -9,12 +9,10 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
 from ..middleware import ASGIApp, Message, Receive, Scope, Send, send_json
-from .routes import console_router
+from .routes import router
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from ..team import Team
 
 #: The console's HTML, CSS, JavaScript and vendored Mermaid (shipped in the package).
 STATIC_DIR = Path(__file__).parent / "static"
@@ -67,8 +65,8 @@ class ConsoleStatic:
             await send_json(send, exc.status_code, {"error": code, "detail": path})
 
 
-def mount_console(api: FastAPI, app: ASGIApp, team: Team) -> ASGIApp:
+def mount_console(api: FastAPI, app: ASGIApp) -> ASGIApp:
     """Add the console's data routes to ``api`` (so they sit behind whatever guards ``app``,
     the token included) and serve the static pages in front of ``app``."""
-    api.include_router(console_router(team))
+    api.include_router(router)
     return ConsoleStatic(app)

@@ -1,6 +1,6 @@
 """What the console shows, as JSON: the team's live state, one run as it grows, dead letters.
 
-Pure functions of a running :class:`~letta_actors.daemon.team.Team` (no I/O): the routes stream
+Pure functions of a running :class:`~letta_actors.team.Team` (no I/O): the routes stream
 them as server-sent events.
 """
 
@@ -11,8 +11,7 @@ from typing import Any
 
 from ...patterns import RunRecord
 from ...patterns._record import summarize
-from ..runs import RunEntry
-from ..team import Team
+from ...team import RunEntry, Team
 
 #: Newest runs and dead letters sent in a live snapshot (the API lists every run kept).
 SNAPSHOT_LIMIT = 100

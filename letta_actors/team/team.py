@@ -13,41 +13,32 @@ The daemon's HTTP API and embedding applications use the same object: :meth:`ask
 
 from __future__ import annotations
 
-import functools
-import importlib
-import inspect
 import logging
 import math
 import os
-import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..actors import Actor
 from ..errors import ActorNotFound, SystemStopped
-from ..letta import AgentSpec, LettaAgent, LettaConnection
+from ..letta import LettaConnection
 from ..metrics import SystemMetrics
-from ..patterns import PATTERN_TOOL_FACTORIES, OrchestratorAgent
 from ..patterns._record import summarize
 from ..patterns.monitoring import health_check
 from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
-from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig, TracingSection
-from .loader import ConfigError, ConfigIssue
+from .config import LettaAgentConfig, TeamConfig, TracingSection
+from .factories import ActorFactory, letta_factory, python_factories
 from .runs import RunEntry, RunStore, open_store
 
 if TYPE_CHECKING:
     from ..tracing import SystemTracing
 
 log = logging.getLogger("letta_actors.daemon")
-
-ActorFactory = Callable[[], Actor]
 
 
 class NotAccepting(Exception):
@@ -62,73 +53,12 @@ class UnknownName(LookupError):
     """No agent or workflow of that name is declared."""
 
 
-def _import(path: str) -> Any:
-    module_name, _, attribute = path.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        target = getattr(target, part)
-    return target
+class UnknownAgent(UnknownName):
+    """No agent of that name is declared."""
 
 
-def _unbound(target: Any, args: Mapping[str, Any]) -> str | None:
-    """Why ``target(**args)`` cannot be called, or None when the arguments fit."""
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
-        return None  # no signature to check (some builtins): the call will tell
-    try:
-        signature.bind(**args)
-    except TypeError as exc:
-        return f"args do not fit {signature}: {exc}"
-    return None
-
-
-def python_factories(config: TeamConfig, base_dir: Path | None = None) -> dict[str, ActorFactory]:
-    """Import the factories of the Python agents (``python_path`` joined to ``base_dir``) and
-    bind their ``args`` to their signatures; raises :class:`ConfigError` naming every agent
-    whose factory cannot be imported, is not callable or does not take its ``args``."""
-    for folder in config.team.python_path:
-        resolved = str((base_dir or Path.cwd()) / folder)
-        if resolved not in sys.path:
-            sys.path.insert(0, resolved)
-    factories: dict[str, ActorFactory] = {}
-    issues: list[ConfigIssue] = []
-    for name, agent in config.agents.items():
-        if not isinstance(agent, PythonAgentConfig):
-            continue
-        try:
-            target = _import(agent.factory)
-        except Exception as exc:
-            where = f"agents.{name}.factory"
-            issues.append(ConfigIssue(where, f"cannot import {agent.factory!r}: {exc}"))
-            continue
-        if not callable(target):
-            issues.append(ConfigIssue(f"agents.{name}.factory", "is not callable"))
-            continue
-        unbound = _unbound(target, agent.args)
-        if unbound is not None:
-            issues.append(ConfigIssue(f"agents.{name}.args", unbound))
-            continue
-        factories[name] = functools.partial(target, **agent.args)
-    if issues:
-        raise ConfigError("<team>", issues)
-    return factories
-
-
-def letta_spec(team: str, name: str, agent: LettaAgentConfig, config: TeamConfig) -> AgentSpec:
-    """The :class:`AgentSpec` of a declared Letta agent."""
-    return AgentSpec(
-        agent_id=agent.agent_id,
-        name=agent.letta_name or f"{team}-{name}",
-        system=agent.system,
-        persona=agent.persona,
-        human=agent.human,
-        model=agent.model or config.letta.model,
-        embedding=agent.embedding or config.letta.embedding,
-        tags=(*agent.tags, team),
-        tools=agent.tools,
-        description=agent.description,
-    )
+class UnknownWorkflow(UnknownName):
+    """No workflow of that name is declared."""
 
 
 def trace_team(
@@ -181,24 +111,22 @@ class Team:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def import_factories(self) -> Mapping[str, ActorFactory]:
+        """The Python agents' factories: those given to the constructor, else imported now
+        (once) by :func:`python_factories`, which raises :class:`ConfigError`."""
+        if self._factories is None:
+            self._factories = python_factories(self.config, self.base_dir)
+        return self._factories
+
     async def __aenter__(self) -> Self:
         config = self.config
-        factories = self._factories
-        if factories is None:
-            factories = python_factories(config, self.base_dir)
+        factories = self.import_factories()
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
             if config.letta_agents():
-                key_var = config.letta.api_key_env
                 self.connection = await stack.enter_async_context(
-                    LettaConnection(
-                        base_url=config.letta.base_url,
-                        api_key=self.env.get(key_var) if key_var else None,
-                        max_in_flight=config.letta.max_in_flight,
-                        requests_per_minute=config.letta.requests_per_minute,
-                        request_timeout=config.letta.request_timeout,
-                    )
+                    LettaConnection(config.letta.connection(self.env))
                 )
             root = config.supervision
             system = ActorSystem(
@@ -245,18 +173,7 @@ class Team:
             factory: ActorFactory
             if isinstance(agent, LettaAgentConfig):
                 assert self.connection is not None
-                spec = letta_spec(config.team.name, name, agent, config)
-                if agent.role == "orchestrator":
-                    factory = OrchestratorAgent.factory(
-                        spec, self.connection, options=agent.options
-                    )
-                else:
-                    factory = LettaAgent.factory(
-                        spec,
-                        self.connection,
-                        options=agent.options,
-                        tool_factories=PATTERN_TOOL_FACTORIES,
-                    )
+                factory = letta_factory(config, name, self.connection)
             else:
                 factory = factories[name]
             await system.spawn(
@@ -281,17 +198,12 @@ class Team:
         for entry in self.runs.running():
             entry.control.cancel()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
         self.accepting = False
         stack, self._stack = self._stack, None
         try:
             if stack is not None:
-                return await stack.__aexit__(exc_type, exc, tb)
+                return await stack.__aexit__(*exc_info)
             return None
         finally:
             self.started = False
@@ -317,8 +229,10 @@ class Team:
         return self._in_flight == 0
 
     @asynccontextmanager
-    async def _work(self) -> AsyncIterator[None]:
-        if not self.accepting:
+    async def _work(self, *, taken: bool = False) -> AsyncIterator[None]:
+        """Count the work in flight; refuse new work (:class:`NotAccepting`) once stopping,
+        unless it was ``taken`` before (a run started before the stop began)."""
+        if not (taken or self.accepting):
             raise NotAccepting("the team is stopping")
         self._in_flight += 1
         try:
@@ -332,7 +246,7 @@ class Team:
 
     def _agent(self, name: str) -> str:
         if name not in self.config.agents:
-            raise UnknownName(f"no agent named {name!r}")
+            raise UnknownAgent(f"no agent named {name!r}")
         return name
 
     async def ask(
@@ -383,14 +297,14 @@ class Team:
         """Start a declared workflow in the background; its entry tracks it to the end."""
         declared = self.config.workflows.get(workflow)
         if declared is None:
-            raise UnknownName(f"no workflow named {workflow!r}")
+            raise UnknownWorkflow(f"no workflow named {workflow!r}")
         if not self.accepting or self._tg is None:
             raise NotAccepting("the team is stopping")
         entry = RunEntry(workflow, message)
         self.runs.add(entry)
 
         async def run() -> None:
-            async with self._work_taken():
+            async with self._work(taken=True):
                 try:
                     record = await declared.run(self.system, workflow, message, entry.control)
                 except Exception as exc:
@@ -414,17 +328,6 @@ class Team:
             extra={"run_id": entry.id, "workflow": workflow},
         )
         return entry
-
-    @asynccontextmanager
-    async def _work_taken(self) -> AsyncIterator[None]:
-        """Count work already accepted (a run started before a stop began)."""
-        self._in_flight += 1
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0 and self._idle is not None:
-                self._idle.set()
 
     # -- observation ----------------------------------------------------------------------
 

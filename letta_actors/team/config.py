@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from ..actors import MailboxConfig
 from ..durable import StoreSection
-from ..letta import AgentOptions
+from ..letta import AgentOptions, AgentSpec, ConnectionConfig
 from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
@@ -47,14 +55,34 @@ class TeamSection(_Section):
     shutdown_timeout: float = Field(default=30.0, gt=0)
 
 
-class LettaSection(_Section):
-    """``[letta]``: the Letta server. The API key is read from ``api_key_env`` (if set)."""
+def _with_fields_of(
+    model: type[BaseModel], base: type[_Section], leave_out: frozenset[str]
+) -> type[_Section]:
+    """``base`` with the fields of ``model`` (but ``leave_out`` and ``base``'s own), declared
+    once, in ``model`` (type, default and bounds): a field added there is settable in the file
+    at once. Type checkers see ``base``: read those fields through the model they build."""
+    fields: dict[str, Any] = {
+        name: (field.annotation, field)
+        for name, field in model.model_fields.items()
+        if name not in leave_out and name not in base.model_fields
+    }
+    return create_model(f"_{model.__name__}Fields", __base__=base, __module__=__name__, **fields)
 
-    base_url: str = "http://127.0.0.1:8283"
+
+if TYPE_CHECKING:
+    _ConnectionFields = _Section
+else:  # the API key is never in the file: ``api_key_env`` names its variable
+    _ConnectionFields = _with_fields_of(ConnectionConfig, _Section, frozenset({"api_key"}))
+
+
+class LettaSection(_ConnectionFields):
+    """``[letta]``: the Letta server. Its fields are :class:`ConnectionConfig`'s (``base_url``,
+    ``max_in_flight``, ``requests_per_minute``, ``request_timeout``, ``retry``, ``breaker``...)
+    but the API key, read from the variable ``api_key_env`` (if set); ``model`` and
+    ``embedding`` are the agents' defaults."""
+
+    base_url: str = "http://127.0.0.1:8283"  # checked: an http(s) URL
     api_key_env: EnvVar | None = "LETTA_API_KEY"
-    max_in_flight: int = Field(default=8, ge=1)
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    request_timeout: float = Field(default=300.0, gt=0)
     model: str | None = None
     embedding: str | None = None
 
@@ -62,6 +90,12 @@ class LettaSection(_Section):
     @classmethod
     def _http(cls, url: str) -> str:
         return _http_url(url).rstrip("/")
+
+    def connection(self, env: Mapping[str, str]) -> ConnectionConfig:
+        """The :class:`ConnectionConfig` of the server, with the API key from ``env``."""
+        fields = {n: getattr(self, n) for n in ConnectionConfig.model_fields if n != "api_key"}
+        key = env.get(self.api_key_env) if self.api_key_env else None
+        return ConnectionConfig(**fields, api_key=key)
 
 
 def _http_url(url: str) -> str:
@@ -71,8 +105,10 @@ def _http_url(url: str) -> str:
 
 
 class _AgentBase(_Section):
-    """Settings every agent has: its mailbox, its place in the supervision tree, its topics."""
+    """Settings every agent has: its mailbox, its place in the supervision tree, its topics,
+    its description."""
 
+    description: str | None = None
     mailbox: MailboxConfig = MailboxConfig()
     supervisor: Name = "root"
     restart: RestartType = "permanent"
@@ -81,26 +117,40 @@ class _AgentBase(_Section):
     subscribe: tuple[str, ...] = ()
 
 
-class LettaAgentConfig(_AgentBase):
+if TYPE_CHECKING:  # read the AgentSpec fields with ``spec()``
+    _LettaFields = _AgentBase
+else:  # the Letta name is ``letta_name`` (its default depends on the team); the owner tag is
+    # the package's
+    _LettaFields = _with_fields_of(AgentSpec, _AgentBase, frozenset({"name", "owner_tag"}))
+
+
+class LettaAgentConfig(_LettaFields):
     """``kind = "letta"``: a Letta agent, found or created by ``letta_name`` (default
-    ``<team>-<agent>``) or attached by ``agent_id``. ``model``/``embedding`` default to
-    ``[letta]``'s. ``tools`` are server-side tool names; ``options`` are :class:`AgentOptions`.
-    ``role = "orchestrator"`` makes it the hub of an ``orchestrator`` workflow (it gets the
-    delegation tool); other agents get the handoff and vote tools of those workflows."""
+    ``<team>-<agent>``) or attached by ``agent_id``. Its other fields are :class:`AgentSpec`'s
+    (``persona``, ``system``, ``human``, ``memory_blocks``, ``model``, ``embedding``, ``tags``,
+    ``tools``...): ``model``/``embedding`` default to ``[letta]``'s, the team's name is added
+    to ``tags``. ``options`` are :class:`AgentOptions`. ``role = "orchestrator"`` makes it the
+    hub of an ``orchestrator`` workflow (it gets the delegation tool); other agents get the
+    handoff and vote tools of those workflows."""
 
     kind: Literal["letta"] = "letta"
     role: Literal["agent", "orchestrator"] = "agent"
     letta_name: str | None = Field(default=None, min_length=1)
-    agent_id: str | None = None
-    persona: str | None = None
-    system: str | None = None
-    human: str | None = None
-    description: str | None = None
-    model: str | None = None
-    embedding: str | None = None
-    tags: tuple[str, ...] = ()
-    tools: tuple[str, ...] = ()
     options: AgentOptions = AgentOptions()
+
+    def spec(self, team: str, name: str, letta: LettaSection) -> AgentSpec:
+        """The :class:`AgentSpec` of this agent, declared as ``name`` in ``team`` under
+        ``letta``."""
+        spec = {n: getattr(self, n) for n in AgentSpec.model_fields if n in type(self).model_fields}
+        return AgentSpec(
+            **{
+                **spec,
+                "name": self.letta_name or f"{team}-{name}",
+                "model": spec["model"] or letta.model,
+                "embedding": spec["embedding"] or letta.embedding,
+                "tags": (*spec["tags"], team),
+            }
+        )
 
 
 class PythonAgentConfig(_AgentBase):
@@ -110,7 +160,6 @@ class PythonAgentConfig(_AgentBase):
     kind: Literal["python"]
     factory: str
     args: dict[str, Any] = Field(default_factory=dict)
-    description: str | None = None
 
     @field_validator("factory")
     @classmethod
@@ -143,7 +192,8 @@ class Link(_Section):
     both_ways: bool = True
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -180,7 +230,7 @@ class ApiSection(_Section):
 
     @property
     def loopback(self) -> bool:
-        return _loopback(self.host)
+        return is_loopback(self.host)
 
 
 class MetricsSection(_Section):
@@ -259,3 +309,7 @@ class TeamConfig(_Section):
 
     def letta_agents(self) -> dict[str, LettaAgentConfig]:
         return {n: a for n, a in self.agents.items() if isinstance(a, LettaAgentConfig)}
+
+    def letta_spec(self, name: str) -> AgentSpec:
+        """The :class:`AgentSpec` of the Letta agent declared as ``name``."""
+        return self.letta_agents()[name].spec(self.team.name, name, self.letta)
