@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..usage import Usage
 from ._ledger import DELEGATE, Delegation, DelegationPolicy, PlanStep
-from ._record import RunEvent, RunRecord, RunStatus
+from ._record import RunEvent, RunRecord, RunStatus, summarize
 from ._run import Run, RunControl
 from ._voting import Ballot, Tally, VotingRules
 from .consensus import (
@@ -121,6 +121,7 @@ __all__ = [
     "VotingRules",
     "handoff_tools",
     "health_check",
+    "summarize",
     "team_report",
     "vote_tools",
 ]

@@ -27,7 +27,7 @@ from anyio.abc import TaskGroup
 from ..errors import ActorNotFound, SystemStopped
 from ..letta import LettaConnection
 from ..metrics import SystemMetrics
-from ..patterns._record import summarize
+from ..patterns import summarize
 from ..patterns.monitoring import health_check
 from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem

@@ -9,8 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...patterns import RunRecord
-from ...patterns._record import summarize
+from ...patterns import RunRecord, summarize
 from ...team import RunEntry, Team
 
 #: Newest runs and dead letters sent in a live snapshot (the API lists every run kept).
