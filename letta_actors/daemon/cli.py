@@ -19,6 +19,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from ..durable import DecodeError, StoreError
 from ..team import ConfigError, load_config
 from .client import DEFAULT_URL, TOKEN_VAR, URL_VAR, ApiError, Client
 
@@ -152,6 +153,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     except StartupRefused as exc:
         print(f"{path}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (StoreError, DecodeError) as exc:  # [store]: locked by another process, unreadable
+        print(f"{path}: [store] {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
 

@@ -3,7 +3,7 @@ models; the OpenAPI schema is generated from them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
@@ -68,11 +68,13 @@ class TellResponse(BaseModel):
         description="The message's id, also in dead letters and the shutdown report."
     )
     correlation_id: str
-    queued: bool = Field(description="Queued in the agent's mailbox, in memory.")
-    durable: Literal[False] = Field(
+    queued: bool = Field(description="Queued in the agent's mailbox.")
+    durable: bool = Field(
         default=False,
-        description="Always false: a queued message lives in memory only, and is lost if "
-        "the process is killed (SIGKILL) before the agent handles it.",
+        description="True when the message was stored (the team file's [store] gives the "
+        "agent a durable mailbox) before this answer: it is handled even if the process is "
+        "killed first. False: it lives in memory only, and is lost if the process is killed "
+        "(SIGKILL) before the agent handles it.",
     )
 
 

@@ -171,8 +171,9 @@ async def ask(agent: str, body: AskRequest, request: Request, team: TeamDep) -> 
 @_accepted("/v1/agents/{agent}/tell", "messages", TellResponse)
 async def tell(agent: str, body: TellRequest, request: Request, team: TeamDep) -> Any:
     """Queue a message for an agent without waiting for its handling. Queued means in
-    memory (``durable: false``): a message not yet handled is lost if the process is
-    killed; a graceful stop drains it or reports it as a dead letter by ``message_id``."""
+    memory unless ``durable: true`` (a ``[store]`` mailbox): a message not yet handled is
+    lost if the process is killed; a graceful stop drains it or reports it as a dead letter
+    by ``message_id``."""
     cid, mid = _correlation(request), uuid.uuid4().hex
     try:
         with anyio.fail_after(team.config.api.max_ask_timeout):
@@ -183,7 +184,9 @@ async def tell(agent: str, body: TellRequest, request: Request, team: TeamDep) -
         "told",
         extra={"actor": agent, "message_id": mid, "correlation_id": cid, "request": "tell"},
     )
-    return TellResponse(agent=agent, message_id=mid, correlation_id=cid, queued=True)
+    return TellResponse(
+        agent=agent, message_id=mid, correlation_id=cid, queued=True, durable=team.durable(agent)
+    )
 
 
 @router.get("/v1/workflows", tags=["workflows"])

@@ -122,11 +122,17 @@ class Daemon:
                 metrics = bind(self.config.metrics.host, self.config.metrics.port)
                 sockets.append(metrics)
             hard = anyio.CancelScope()
+            failure: Exception | None = None
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._signals, hard)
-                with hard:
-                    await self._serve(api, metrics)
+                try:
+                    with hard:
+                        await self._serve(api, metrics)
+                except Exception as exc:  # raised as itself below, not in an exception group
+                    failure = exc
                 tg.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
         finally:
             for sock in sockets:
                 sock.close()  # a no-op once a server took it over

@@ -285,13 +285,21 @@ class Team:
         return len(scopes)
 
     async def tell(self, agent: str, message: Any, *, message_id: str | None = None) -> None:
-        """Tell a declared agent (queued in memory; handled, or dead-lettered with its reason
-        and ``message_id``, which becomes the envelope's id)."""
+        """Tell a declared agent (queued in memory, and stored first when :meth:`durable`;
+        handled, or dead-lettered with its reason and ``message_id``, which becomes the
+        envelope's id)."""
         name = self._agent(agent)
         async with self._work():
             if self.system.info(name) is None:
                 raise ActorNotFound(name)
             await self.system.bus.tell(name, message, message_id=message_id)
+
+    def durable(self, agent: str) -> bool:
+        """Whether a tell to ``agent`` is stored before it returns (``[store]`` gives it a
+        durable mailbox: it survives a killed process) or lives in memory only."""
+        store = self.config.store
+        name = self._agent(agent)
+        return store is not None and (store.actors is None or name in store.actors)
 
     def start_run(self, workflow: str, message: Any) -> RunEntry:
         """Start a declared workflow in the background; its entry tracks it to the end."""

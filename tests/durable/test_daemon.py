@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ..daemon.conftest import StartDaemon
+from ..daemon.conftest import StartDaemon, cli
 from ..daemon.helpers import REPO, wait_for
 
 
@@ -65,7 +65,7 @@ def test_sigkilled_daemon_handles_what_was_queued_when_started_again(
         wait_for(blocked, what="the journal busy on 'block'")
         for i in range(5):  # each 202 comes once the message is stored (so are the runs)
             told = http.post("/v1/agents/journal/tell", json={"message": {"n": i}})
-            assert told.status_code == 202
+            assert told.status_code == 202 and told.json()["durable"] is True
     first.signal(signal.SIGKILL)
     assert first.wait() == -signal.SIGKILL
 
@@ -84,3 +84,17 @@ def test_sigkilled_daemon_handles_what_was_queued_when_started_again(
     assert second.wait() == 0
     report = second.report()
     assert report["dead_letters"] == {"totals": {}, "letters": []}
+
+
+def test_a_store_in_use_by_another_daemon_refuses_the_start_in_one_line(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    store = tmp_path / "team.db"
+    start_daemon(team(store, blocking=False))
+    second = tmp_path / "second.toml"
+    second.write_text(team(store, blocking=False))
+    refused = cli("run", str(second))
+    assert refused.returncode == 2, refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if "[store]" in line]
+    assert len(lines) == 1 and "in use by another process" in lines[0], refused.stderr
+    assert "Traceback" not in refused.stderr
