@@ -22,7 +22,6 @@ from pydantic import BaseModel
 
 from ..team import RunEntry, Team, TeamConfig
 from .answers import AgentFailed, NoRoom, SafeJSONResponse, answered
-from .console.views import run_summary
 from .deps import TeamDep, find_run
 from .middleware import AUTHENTICATED
 from .models import (
@@ -207,7 +206,7 @@ async def start_run(workflow: str, body: RunRequest, team: TeamDep) -> Any:
 @router.get("/v1/runs", tags=["workflows"])
 async def runs(team: TeamDep) -> list[dict[str, Any]]:
     """Every run kept (newest last), without records."""
-    return [run_summary(entry) for entry in team.runs]
+    return [entry.row() for entry in team.runs]
 
 
 @router.get("/v1/runs/{run_id}", tags=["workflows"], response_model=RunSummary, responses=_ERRORS)

@@ -83,8 +83,9 @@ class RunEntry:
             return "interrupted"
         return str(self.record.status) if self.record is not None else "failed"
 
-    def summary(self) -> dict[str, Any]:
-        """The run as the API shows it (the record in full once finished)."""
+    def row(self) -> dict[str, Any]:
+        """The run without its record (cheap: no dump, no diagram): id, workflow, state,
+        status, timing, error."""
         end = self.finished_at if self.finished_at is not None else time.time()
         return {
             "run_id": self.id,
@@ -94,8 +95,15 @@ class RunEntry:
             "started_at": self.started_at,
             "elapsed": round(end - self.started_at, 6),
             "error": self.error,
-            "record": self.record.model_dump(mode="json") if self.record is not None else None,
-            "mermaid": self.record.to_mermaid() if self.record is not None else None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The run as the API shows it: :meth:`row` and the record in full once finished."""
+        record = self.record
+        return {
+            **self.row(),
+            "record": record.model_dump(mode="json") if record is not None else None,
+            "mermaid": record.to_mermaid() if record is not None else None,
         }
 
     def stored(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ them as server-sent events.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ...patterns import RunRecord, summarize
@@ -14,21 +13,6 @@ from ...team import RunEntry, Team
 
 #: Newest runs and dead letters sent in a live snapshot (the API lists every run kept).
 SNAPSHOT_LIMIT = 100
-
-
-def run_summary(entry: RunEntry) -> dict[str, Any]:
-    """A run without its record (cheap: no dump, no diagram): id, workflow, state, status,
-    timing, error."""
-    end = entry.finished_at if entry.finished_at is not None else time.time()
-    return {
-        "run_id": entry.id,
-        "workflow": entry.workflow,
-        "state": entry.state,
-        "status": entry.status,
-        "started_at": entry.started_at,
-        "elapsed": round(end - entry.started_at, 6),
-        "error": entry.error,
-    }
 
 
 def dead_letters(team: Team, limit: int = SNAPSHOT_LIMIT) -> dict[str, Any]:
@@ -63,7 +47,7 @@ def snapshot(team: Team) -> dict[str, Any]:
         "started": team.started,
         "accepting": team.accepting,
         "actors": team.actors() if team.started else [],
-        "runs": [run_summary(entry) for entry in runs],
+        "runs": [entry.row() for entry in runs],
         "dead_letters": dead_letters(team),
     }
 
@@ -77,7 +61,7 @@ def live_record(entry: RunEntry) -> RunRecord | None:
 def run_view(entry: RunEntry) -> dict[str, Any]:
     """A run with its record and sequence diagram so far. While it runs, the record's
     ``status`` reads ``running`` and the diagram's closing note says it is still running."""
-    view = run_summary(entry)
+    view = entry.row()
     record = live_record(entry)
     view["input"] = summarize(entry.message, 400)
     if record is None:
