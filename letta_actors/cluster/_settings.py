@@ -9,7 +9,6 @@ time and names a missing variable in its error.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._net import is_loopback
 from ._errors import ClusterConfigError
 
 #: Node names and bucket prefixes are used in NATS key-value keys and stream names.
@@ -131,13 +131,7 @@ class ClusterSettings(_Section):
     @property
     def is_loopback(self) -> bool:
         """Whether the URL points at this machine (``localhost`` or a loopback address)."""
-        host = self.host
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.host)
 
     @property
     def has_credentials(self) -> bool:

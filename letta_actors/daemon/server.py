@@ -28,9 +28,9 @@ from typing import Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 
+from .._net import is_loopback
 from ..metrics import HttpLimits, listen, make_path_app, serve_asgi
 from ..team import Team, TeamConfig
-from ..team.config import is_loopback
 from .api import create_app
 from .middleware import BearerAuth
 

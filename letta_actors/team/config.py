@@ -7,7 +7,6 @@ Secrets are never written in the file: it names the environment variables that h
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -21,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._net import is_loopback
 from ..actors import MailboxConfig
 from ..durable import StoreSection
 from ..letta import AgentOptions, AgentSpec, ConnectionConfig
@@ -190,16 +190,6 @@ class Link(_Section):
     source: Name = Field(alias="from")
     target: Name = Field(alias="to")
     both_ways: bool = True
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ApiSection(_Section):
