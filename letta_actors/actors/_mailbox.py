@@ -174,19 +174,26 @@ class Mailbox:
         """
         outcome = self.offer(envelope)
         while outcome is False:
-            waiter = self._event()
-            if self.putters is None:
-                self.putters = deque()
-            self.putters.append(waiter)
-            try:
-                await waiter.wait()
-            finally:
-                if not waiter.is_set():
-                    self.putters.remove(waiter)
-                elif len(self.queued) < self.capacity:
-                    self.wake_putter()  # pass on a wake-up we may not use (cancelled)
+            await self.wait_in_line(lambda: len(self.queued) < self.capacity)
             outcome = self.offer(envelope)
         return outcome if isinstance(outcome, Envelope) else None
+
+    async def wait_in_line(self, has_room: Callable[[], bool]) -> None:
+        """Wait, behind the senders already waiting, until the consumer makes room or the
+        mailbox closes (then check again: another sender may have taken the room). Cancelled
+        while waiting: leaves the line; cancelled once woken: passes the wake-up on to the next
+        sender while ``has_room()``."""
+        waiter = self._event()
+        if self.putters is None:
+            self.putters = deque()
+        self.putters.append(waiter)
+        try:
+            await waiter.wait()
+        finally:
+            if not waiter.is_set():
+                self.putters.remove(waiter)
+            elif has_room():
+                self.wake_putter()  # pass on a wake-up we may not use (cancelled)
 
     def put_front(self, envelope: Envelope) -> None:
         """Requeue at the head, ignoring capacity (redelivery after a crash)."""

@@ -20,7 +20,6 @@ not outlive a crash.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -181,17 +180,7 @@ class DurableMailbox(Mailbox):
     async def _room(self) -> None:
         """Wait until a tell may be stored under ``block``; :class:`ActorStopped` if closed."""
         while self._full() and not self.closed:
-            waiter = self._event()
-            if self.putters is None:
-                self.putters = deque()
-            self.putters.append(waiter)
-            try:
-                await waiter.wait()
-            finally:
-                if not waiter.is_set():
-                    self.putters.remove(waiter)
-                elif not self._full():
-                    self.wake_putter()  # pass on a wake-up we may not use (cancelled)
+            await self.wait_in_line(lambda: not self._full())
         if self.closed:
             raise ActorStopped(self.name, "is stopping")
 
