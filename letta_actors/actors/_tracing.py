@@ -3,7 +3,7 @@
 An :class:`~letta_actors.ActorSystem` has ``tracer = None``. A :class:`Tracer` set there (e.g.
 by :func:`letta_actors.tracing.install_tracing`) is called at a few points: when a message is
 sent (it captures the sender's trace context into ``Envelope.trace``), around the handling of
-each message, when a supervisor restarts children, and by the integrations (Letta requests,
+each message, when a supervisor restarts children, and by the integrations (an agent's requests,
 pattern runs) for spans of their own. With ``tracer`` ``None`` each point costs one attribute
 read and one ``is None`` test; nothing here imports a tracing library.
 """
