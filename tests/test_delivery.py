@@ -100,6 +100,8 @@ async def test_names_no_route_knows_follow_the_unknown_recipient_rules() -> None
             await system.bus.ask("nowhere", "q", timeout=5)
         system.bus.remove_route(remote)
         system.bus.remove_route(remote)  # not an error
+        with pytest.raises(TypeError, match=r"recipient\(name\) method"):
+            system.bus.add_route(object())  # type: ignore[arg-type]
         await system.bus.tell("far", "after")
         assert remote.received == []
         assert [letter.envelope.payload for letter in system.dead_letters] == ["lost", "after"]

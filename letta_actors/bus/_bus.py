@@ -73,8 +73,11 @@ class Bus:
 
     def add_route(self, route: Route) -> None:
         """Let ``route`` serve the names this system does not hold (asked after the routes
-        added before it). Adding a route twice does nothing."""
-        if route not in self._routes:
+        added before it). Adding a route twice does nothing; ``TypeError`` for an object
+        without a ``recipient(name)`` method."""
+        if not callable(getattr(route, "recipient", None)):
+            raise TypeError(f"a route needs a recipient(name) method, got {route!r}")
+        if not any(r is route for r in self._routes):
             self._routes = (*self._routes, route)
 
     def remove_route(self, route: Route) -> None:
