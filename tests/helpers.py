@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -52,3 +53,21 @@ class Boom(Exception):
 def gate_parts() -> tuple[anyio.Event, anyio.Event, list[Any]]:
     """A fresh (gate, entered, seen) triple for :class:`Gate`."""
     return anyio.Event(), anyio.Event(), []
+
+
+async def wait_until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``check()`` (plain or async) until it returns something truthy and return it;
+    ``AssertionError`` after ``timeout`` seconds. Only for state no event tells of (behind an
+    HTTP API, in another process, a server-side expiry): wait on an event wherever there is one.
+    """
+    with anyio.move_on_after(timeout):
+        delay = 0.001
+        while True:
+            value = check()
+            if isinstance(value, Awaitable):
+                value = await value
+            if value:
+                return value
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 
-import anyio
-
 from letta_actors.cluster import ClusterSettings, Leases, LeaseSettings, LocalNatsServer
+
+from ..helpers import wait_until
 
 #: Short enough that an expiry is waited for in a couple of seconds, long enough that a
 #: loaded 2-core machine renews in time (renewals every 0.3 s, lost after 1.8 s).
@@ -37,10 +38,7 @@ def settings(
 async def acquire_when_free(leases: Leases, name: str) -> None:
     """Poll ``acquire`` until it succeeds (a TTL expiry leaves no event to wait on), bounded
     by the caller's deadline."""
-    while True:
-        if await leases.acquire(name):
-            return
-        await anyio.sleep(0.05)
+    await wait_until(lambda: leases.acquire(name), timeout=math.inf, what=f"lease {name!r}")
 
 
 def signal_process(pid: int, signum: signal.Signals) -> None:

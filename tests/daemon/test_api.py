@@ -6,12 +6,12 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from letta_actors.daemon import Team, create_app, parse_config
 
+from ..helpers import wait_until
 from .helpers import ECHO_TEAM
 
 pytestmark = pytest.mark.anyio
@@ -32,10 +32,7 @@ def client_for(team: Team, token: str | None = None) -> httpx.AsyncClient:
 
 async def poll(check: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Await ``check()`` until it returns something truthy, at most ``timeout`` seconds."""
-    with anyio.fail_after(timeout):
-        while not (value := await check()):  # noqa: ASYNC110 (state behind an HTTP API)
-            await anyio.sleep(0.01)
-    return value
+    return await wait_until(check, timeout=timeout)
 
 
 async def test_ask(team: Team) -> None:

@@ -19,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from letta_actors import Actor, ActorState, ActorSystem
 
+from ..helpers import wait_until
+
 INSTALL = "apt-get update && apt-get install -y prometheus"
 
 Key = tuple[str, frozenset[tuple[str, str]]]
@@ -107,17 +109,7 @@ async def wait_for(
     condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, what: str = ""
 ) -> None:
     """Poll ``condition`` until true; fail after ``timeout`` seconds (never a fixed sleep)."""
-    with anyio.move_on_after(timeout):
-        delay = 0.001
-        while True:
-            result = condition()
-            if not isinstance(result, bool):
-                result = await result
-            if result:
-                return
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+    await wait_until(condition, timeout=timeout, what=what)
 
 
 async def wait_restarted(system: ActorSystem, name: str, restarts: int) -> None:
