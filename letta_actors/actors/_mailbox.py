@@ -86,8 +86,9 @@ class Mailbox:
     """
 
     #: True: the bus appends to :attr:`queued` itself when there is room (``Bus.post``, and
-    #: :meth:`try_put` for asks). False: every send goes through :meth:`offer`, then :meth:`put`
-    #: when full.
+    #: :meth:`try_put` for asks) and the cell takes from it directly when it is not empty.
+    #: False: every send goes through :meth:`offer`, then :meth:`put` when full, and every take
+    #: through :meth:`get`.
     fast_path: ClassVar[bool] = True
 
     __slots__ = (
