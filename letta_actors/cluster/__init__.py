@@ -18,11 +18,13 @@ from ._errors import (
 from ._leases import LeaseLoss, Leases, lease_clock
 from ._local_server import LocalNatsServer, nats_server_binary
 from ._membership import Membership
+from ._metrics import CLUSTER_METRICS, ClusterView, cluster_collector
 from ._node import ClusterNode
 from ._placement import owner_of, place
 from ._settings import ClusterSettings, LeaseSettings, TLSSettings
 
 __all__ = [
+    "CLUSTER_METRICS",
     "ClusterConfigError",
     "ClusterConnection",
     "ClusterError",
@@ -30,6 +32,7 @@ __all__ = [
     "ClusterSettings",
     "ClusterUnavailable",
     "ClusterUnreachable",
+    "ClusterView",
     "LeaseLoss",
     "LeaseSettings",
     "Leases",
@@ -38,6 +41,7 @@ __all__ = [
     "NodeNameTaken",
     "PayloadTooLarge",
     "TLSSettings",
+    "cluster_collector",
     "lease_clock",
     "nats_server_binary",
     "owner_of",
