@@ -40,9 +40,18 @@ class ClusterView(Protocol):
     @property
     def ready(self) -> bool: ...
 
+    @property
+    def placed(self) -> Mapping[str, object]: ...
+
     def owned(self) -> Iterable[str]: ...
 
 
+PLACED_ACTORS = metric_spec(
+    "cluster_placed_actors",
+    "gauge",
+    ("node",),
+    "Actors this node's team declares for placement (each should be owned by one node).",
+)
 OWNED_ACTORS = metric_spec(
     "cluster_owned_actors", "gauge", ("node",), "Placed actors this node owns (holds the lease of)."
 )
@@ -88,8 +97,7 @@ COUNTERS: tuple[tuple[str, MetricSpec], ...] = tuple(
         ),
         (
             "remote_sends",
-            "Envelopes (tells and asks) this node sent to actors on other nodes, failed ones "
-            "included.",
+            "Envelopes (tells and asks) this node sent to actors on other nodes successfully.",
         ),
         (
             "remote_send_failures",
@@ -100,6 +108,7 @@ COUNTERS: tuple[tuple[str, MetricSpec], ...] = tuple(
 )
 #: Every family of the cluster collector (documented in ``docs/metrics.md``).
 CLUSTER_METRICS: tuple[MetricSpec, ...] = (
+    PLACED_ACTORS,
     OWNED_ACTORS,
     ACTOR_OWNED,
     *(spec for _, spec in COUNTERS),
@@ -125,6 +134,7 @@ class _ClusterCollector(Collector):
         lag = dict(runtime.lag)  # one atomic copy: the runtime updates it in place
         stats = runtime.stats
         return [
+            _family(PLACED_ACTORS, [(node, len(runtime.placed))]),
             _family(OWNED_ACTORS, [(node, len(owned))]),
             _family(ACTOR_OWNED, [((*node, ("actor", actor)), 1) for actor in owned]),
             *(_family(spec, [(node, getattr(stats, field))]) for field, spec in COUNTERS),
