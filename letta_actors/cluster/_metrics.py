@@ -155,6 +155,8 @@ def cluster_collector(runtime: ClusterView) -> Collector:
     Register it in the registry that serves the node's ``/metrics`` (``registry.register``);
     registering it twice in one registry raises ``ValueError`` (duplicated timeseries). Reading
     a runtime that has not started or has left is fine: it exports what the runtime says
-    (``node_ready`` 0, nothing owned).
+    (``node_ready`` 0, nothing owned). Collect it in the runtime's event loop, as the
+    ``SystemMetrics`` endpoints and the daemon do, not from another thread (prometheus-client's
+    threaded server): ``owned()`` checks the leases' expiry and may start a lost actor's stop.
     """
     return _ClusterCollector(runtime)
