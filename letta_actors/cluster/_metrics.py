@@ -89,7 +89,11 @@ COUNTERS: tuple[tuple[str, MetricSpec], ...] = tuple(
             "failovers",
             "Actors acquired by this node whose last owner died or was cut off (not handed over).",
         ),
-        ("handovers", "Actors this node handed over gracefully (drained, then released)."),
+        (
+            "handovers",
+            "Actors this node handed over gracefully (drained, then released): to a node that "
+            "joined, or when leaving.",
+        ),
         (
             "redeliveries",
             "Durable messages delivered to this node again (a node before it did not "
