@@ -245,9 +245,13 @@ async def test_real_nodes_export_ownership_hand_overs_remote_traffic_and_lag(
             assert b'letta_actors_messages_received_total{actor="a"}' in m1.scrape()
 
             async with real_node(nats_server, "n2", gate) as (n2, m2):
+                # A lease shows in owned() at once; the acquisition is counted once the actor
+                # is spawned and served.
                 await wait_until(
                     lambda: (
-                        sorted(n2.owned()) == on_n2 and len(n1.owned()) == len(PLACED) - len(on_n2)
+                        n2.stats.acquisitions == len(on_n2)
+                        and sorted(n2.owned()) == on_n2
+                        and len(n1.owned()) == len(PLACED) - len(on_n2)
                     ),
                     timeout=DEADLINE,
                     what="n2 took its share",
@@ -281,6 +285,10 @@ async def test_real_nodes_export_ownership_hand_overs_remote_traffic_and_lag(
             assert cluster_value(m2, "node_ready", node="n2") == 0
             assert cluster_value(m2, "owned_actors", node="n2") == 0
             assert cluster_value(m2, "handovers_total", node="n2") == len(on_n2)
-            await wait_until(lambda: len(n1.owned()) == len(PLACED), what="n1 owns all again")
+            await wait_until(
+                lambda: n1.stats.acquisitions == len(PLACED) + len(on_n2),
+                timeout=DEADLINE,
+                what="n1 took n2's actors back",
+            )
             assert cluster_value(m1, "owned_actors", node="n1") == len(PLACED)
             assert cluster_value(m1, "failovers_total", node="n1") == 0  # released, not lost
