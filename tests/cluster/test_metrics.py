@@ -5,6 +5,7 @@ the issue with catalog names."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from .helpers import DEADLINE, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "letta-actors.json"
 DOC = ROOT / "docs" / "metrics.md"
 COUNTER_FIELDS = [f.name for f in dataclasses.fields(ClusterStats)]
 
@@ -174,6 +176,18 @@ def test_cluster_alerts_cover_the_issue_with_cluster_series() -> None:
     } <= alerts
     used = set(re.findall(r"letta_actors_cluster_\w+", text))
     assert used <= {spec.name for spec in CLUSTER_METRICS}, used
+
+
+def test_the_dashboard_shows_the_cluster() -> None:
+    """Its queries are checked as PromQL with the others (tests/metrics/test_promtool.py)."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = "\n".join(
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", ())
+    )
+    shown = set(re.findall(r"letta_actors_cluster_\w+", queries))
+    assert shown <= {spec.name for spec in CLUSTER_METRICS}, shown
+    hidden = {spec.name for spec in CLUSTER_METRICS} - shown
+    assert hidden == {"letta_actors_cluster_acquisitions_total"}, hidden  # failovers + hand-overs
 
 
 def test_docs_list_each_cluster_series_with_its_type_and_labels() -> None:
