@@ -92,6 +92,7 @@ class ClusterRuntime:
         self._last_owners: dict[str, str] = {}
         self._stopping: dict[str, anyio.Event] = {}
         self._previous_factory = system.mailbox_factory
+        self._left = False
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ class ClusterRuntime:
         stack.push_async_callback(self._leave)
         await tg.start(node.run)
         tg.start_soon(self._watch)
+        tg.start_soon(self._release_when_stopped)
         self.ready = True
 
     async def __aexit__(
@@ -185,8 +187,21 @@ class ClusterRuntime:
         self.system.bus.remove_route(self.transport)
         self.system.mailbox_factory = self._previous_factory
 
+    async def _release_when_stopped(self) -> None:
+        """The system stopped under the runtime (its supervision gave up): release at once."""
+        failure = await self.system.wait_stopped()
+        log.warning(
+            "node %s: its actor system stopped (%s); releasing its actors to the other nodes",
+            self.node_name, failure,
+        )  # fmt: skip
+        await self._leave()
+
     async def _leave(self) -> None:
-        """Hand every actor over (or, the system stopped, just release), then leave."""
+        """Hand every actor over (or, the system stopped, just release), then leave. Once."""
+        if self._left:
+            return
+        self._left = True
+        self.ready = False
         node = self.node
         try:
             with anyio.CancelScope(shield=True):
