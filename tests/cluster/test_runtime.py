@@ -147,6 +147,8 @@ async def test_a_payload_that_cannot_travel_is_refused_at_the_send(
 async def test_a_joining_node_takes_its_share_by_hand_over(nats_server: LocalNatsServer) -> None:
     team = Team(nats_server, durable=True)
     async with team.node("n1") as n1:
+        for actor in NAMES:
+            n1.system.bus.subscribe("all", actor)
         await team.spread(n1)
         for i, actor in enumerate(NAMES):
             await n1.system.ref(actor).tell(i)
@@ -154,11 +156,15 @@ async def test_a_joining_node_takes_its_share_by_hand_over(nats_server: LocalNat
             await team.spread(n1, n2)
             for i, actor in enumerate(NAMES):
                 await n2.system.ref(actor).tell(100 + i)
-            await team.wait_for(lambda: len(team.log) >= 2 * len(NAMES))
+            # n1 handed some over: their topic subscriptions still reach them, on n2.
+            assert await n1.system.bus.publish("all", "to all") == len(NAMES)
+            await team.wait_for(lambda: len(team.log) >= 3 * len(NAMES))
             assert n1.stats.handovers > 0
+            assert {e[1] for e in team.log if e[2] == "to all"} == set(NAMES)
         counts: dict[Any, int] = {}
         for entry in team.log:
             counts[entry[2]] = counts.get(entry[2], 0) + 1
+        assert counts.pop("to all") == len(NAMES)
         assert all(n == 1 for n in counts.values()), f"handled twice: {counts}"
 
 
