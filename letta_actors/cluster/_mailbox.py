@@ -27,7 +27,6 @@ import anyio
 
 from ..actors import Envelope, Mailbox, MailboxConfig, cancelled_from_outside
 from ..bus import DEAD_LETTERS_TOPIC
-from ..errors import ActorStopped
 
 
 class ClusterMailbox(Mailbox):
@@ -97,23 +96,21 @@ class StreamMailbox(ClusterMailbox):
 
     def offer(self, envelope: Envelope) -> Envelope | Literal[False] | None:
         """As :meth:`Mailbox.offer` for asks; a tell is never queued here (``False``: await
-        :meth:`put`, which publishes it)."""
+        :meth:`put`, which publishes it), not even refused when closed."""
         if not self.stored(envelope):
             return super().offer(envelope)
-        if self.closed:
-            raise ActorStopped(self.name, "is stopping")
         return False
 
     async def put(self, envelope: Envelope) -> Envelope | None:
         """Publish a tell to the stream (returns once stored; never drops one), or queue an
-        ask as :meth:`Mailbox.put`. Raises :class:`ActorStopped` if closed, ``TypeError`` for a
-        payload that cannot be stored, :class:`~letta_actors.cluster.PayloadTooLarge` and
+        ask as :meth:`Mailbox.put`. A tell is published even while the mailbox is closed (the
+        actor stopping, e.g. handed over or lost): the stream is the mailbox, and the next
+        instance or owner gets it. Raises ``TypeError`` for a payload that cannot be stored,
+        :class:`~letta_actors.cluster.PayloadTooLarge` and
         :class:`~letta_actors.cluster.ClusterUnavailable` (nothing stored then)."""
         if not self.stored(envelope):
             return await super().put(envelope)
-        if self.closed:
-            raise ActorStopped(self.name, "is stopping")
-        await self._stream.publish(envelope)
+        await self._stream.publish(envelope)  # also while closed: the stream is the mailbox
         return None
 
     def deliver(self, envelope: Envelope, message: Any) -> None:

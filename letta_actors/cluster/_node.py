@@ -119,6 +119,8 @@ class ClusterNode:
                 log.warning("node %s: name taken by another node; staying passive", self.node)
                 return
         nodes = await self.membership.nodes()
+        if not nodes:  # this node's membership lapsed meanwhile: rejoin on the next pass
+            return
         plan = place(self.actors, nodes)
         for actor in self.actors:
             target = plan[actor]

@@ -238,9 +238,6 @@ class ClusterRuntime:
             log.exception("node %s could not start %s: releasing it", self.node_name, actor)
             await self.node.leases.release(actor)
             return
-        cell = self.system.cell(actor)
-        mailbox = cell.mailbox if cell is not None else None
-        await self.transport.serve(actor, mailbox if isinstance(mailbox, StreamMailbox) else None)
         self.stats.acquisitions += 1
         previous = self._last_owners.get(actor)
         if previous is not None and self.node.taken_from.get(actor) == "free":
@@ -248,6 +245,9 @@ class ClusterRuntime:
             self.stats.failovers += 1
             log.info("node %s took %s over (last seen on %s)", self.node_name, actor, previous)
         self._last_owners[actor] = self.node_name
+        cell = self.system.cell(actor)
+        mailbox = cell.mailbox if cell is not None else None
+        await self.transport.serve(actor, mailbox if isinstance(mailbox, StreamMailbox) else None)
 
     def _renewed(self, actor: str, revision: int) -> None:
         self.stats.lease_renewals += 1

@@ -125,6 +125,9 @@ class ClusterSettings(_Section):
     send_timeout: float = Field(default=5.0, gt=0.0, le=300.0)
     #: Seconds between attempts of an ask to an actor nobody owns right now (a failover).
     retry_interval: float = Field(default=0.05, gt=0.0, le=10.0)
+    #: Seconds the mailboxes' stream keeps a durable message (handled or not): one not handled
+    #: within this is dropped by JetStream. Default: 7 days.
+    mailbox_max_age: float = Field(default=7 * 24 * 3600.0, gt=0.0)
     #: Prefix of the key-value buckets (``<prefix>_leases``, ``<prefix>_nodes``), the stream
     #: ``<prefix>_mailboxes`` and the subjects ``<prefix>.tell|ask|mbox.<actor>``.
     bucket_prefix: str = Field(default="letta_actors", pattern=_NAME)

@@ -18,13 +18,16 @@ Sending (a :class:`~letta_actors.bus.Route`: the bus asks it for names it does n
 Serving (:meth:`Transport.serve`, when this node acquires an actor): a subscription to its
 tell and ask subjects hands what arrives to the local actor (:meth:`Bus.accept`); for a durable
 actor a push consumer on its subject feeds its :class:`StreamMailbox` from the first
-unacknowledged message (a new owner deletes the previous owner's consumer and starts over:
-what the old owner received but did not acknowledge is delivered again, marked ``attempt=2``).
+unacknowledged message (each owner makes its own consumer, starting after the previous one's
+ack floor: what the old owner received but did not acknowledge is delivered again, marked
+``attempt=2``). Acknowledgements are cumulative (``AckPolicy.ALL``) and batched: a mailbox
+settles in delivery order, so acknowledging the latest settled message covers the ones before.
 :meth:`Transport.unserve` stops all of that first, when the actor is handed over or lost.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import OrderedDict
@@ -35,7 +38,6 @@ from typing import Any
 import anyio
 import nats.errors
 from anyio.abc import TaskGroup, TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
@@ -45,7 +47,7 @@ from ..actors import DeadLetterReason, Envelope, ReplySlot
 from ..durable import DecodeError
 from ..system import ActorSystem
 from ._connection import ClusterConnection
-from ._errors import ClusterUnavailable
+from ._errors import ClusterConfigError, ClusterUnavailable
 from ._leases import unavailable_as
 from ._mailbox import StreamMailbox
 from ._stats import ClusterStats
@@ -111,6 +113,7 @@ class Transport:
         self.send_timeout = settings.send_timeout
         self.retry_interval = settings.retry_interval
         self.durable = frozenset(durable)
+        self.node_token = token(settings.node)
         self._recipients = {
             name: RemoteRecipient(self, name, name in self.durable) for name in placed
         }
@@ -118,30 +121,43 @@ class Transport:
         self._in_flight: dict[str, list[str]] = {}
         self._answers: OrderedDict[str, bytes] = OrderedDict()
         self._tg: TaskGroup | None = None
-        self._acks: MemoryObjectSendStream[Msg] | None = None
+        self._to_ack: dict[int, Msg] = {}
+        self._ack_wanted = anyio.Event()
+        #: The consumer each durable actor served here reads from.
+        self._consumers: dict[str, str] = {}
+        self._consumer_ids = itertools.count(1)
 
     # -- set-up ----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create the mailboxes' stream if absent (work-queue retention: a message leaves
-        it once acknowledged). Raises :class:`ClusterUnavailable`."""
+        """Create the mailboxes' stream if absent: limits retention, messages kept
+        ``mailbox_max_age`` (each consumer acknowledges in order, so what it acknowledged is
+        behind its ack floor). Raises :class:`ClusterUnavailable`, and
+        :class:`ClusterConfigError` for a stream of that name with other retention."""
         config = StreamConfig(
             name=self.subjects.stream,
             subjects=[self.subjects.mailboxes],
-            retention=RetentionPolicy.WORK_QUEUE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=self.conn.settings.mailbox_max_age,
         )
         with unavailable_as(f"creating stream {self.subjects.stream}"):
             try:
-                await self.conn.js.stream_info(self.subjects.stream)
+                info = await self.conn.js.stream_info(self.subjects.stream)
             except NotFoundError:
                 await self.conn.js.add_stream(config)
+                return
+        if info.config.retention != RetentionPolicy.LIMITS:
+            raise ClusterConfigError(
+                f"stream {self.subjects.stream} exists with {info.config.retention} retention; "
+                "this version keeps mailboxes with limits retention: delete the stream (after "
+                "its messages were handled) or use another bucket_prefix"
+            )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled: acknowledgements and the asks being answered run here."""
-        send, receive = anyio.create_memory_object_stream[Msg](math.inf)
-        async with anyio.create_task_group() as tg, send, receive:
-            self._tg, self._acks = tg, send
-            tg.start_soon(self._send_acks, receive)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._send_acks)
             task_status.started()
             await anyio.sleep_forever()
 
@@ -295,31 +311,44 @@ class Transport:
     # -- the durable mailbox's consumer --------------------------------------------------------
 
     def ack(self, message: Any) -> None:
-        """Acknowledge a delivered message (sent by the serving task, in order)."""
-        if self._acks is not None:
-            self._acks.send_nowait(message)
+        """Acknowledge a delivered message and every one before it on its consumer
+        (``AckPolicy.ALL``: a mailbox settles in delivery order); only the latest of those
+        waiting is sent."""
+        self._to_ack[message.sid] = message
+        self._ack_wanted.set()
 
-    async def _send_acks(self, receive: MemoryObjectReceiveStream[Msg]) -> None:
-        async for msg in receive:
-            try:
-                await msg.ack()
-            except nats.errors.Error as exc:  # redelivered to the next owner: at-least-once
-                log.info("acknowledgement on %s not sent: %s", msg.subject, exc)
+    async def _send_acks(self) -> None:
+        while True:
+            await self._ack_wanted.wait()
+            self._ack_wanted = anyio.Event()
+            waiting, self._to_ack = self._to_ack, {}
+            for msg in waiting.values():
+                try:
+                    await msg.ack()
+                except nats.errors.Error as exc:  # redelivered to the next owner
+                    log.info("acknowledgement on %s not sent: %s", msg.subject, exc)
 
     async def _consume(self, actor: str, mailbox: StreamMailbox) -> Subscription:
-        """Subscribe ``mailbox`` to its stream subject from the first unacknowledged message:
-        the previous consumer (another node's, or this node's last one) is replaced, and what
-        it had delivered is marked as a possible redelivery. JetStream pushes at most
-        ``capacity`` unacknowledged messages at a time (``max_ack_pending``)."""
-        js, stream, name = self.conn.js, self.subjects.stream, token(actor)
+        """Subscribe ``mailbox`` to its stream subject from the first unacknowledged message.
+
+        Each owner reads through a consumer of its own: the new one starts after the highest
+        ack floor of the consumers found on the subject (another node's, or this node's last
+        one; from the start of the stream when there is none), then those are deleted. What
+        they had delivered past the floor comes again, marked as a possible redelivery. A
+        crash in between leaves both: the next owner takes the highest floor again. JetStream
+        pushes at most ``capacity`` unacknowledged messages at a time (``max_ack_pending``).
+        """
+        js, stream = self.conn.js, self.subjects.stream
+        subject = self.subjects.mailbox(actor)
         with unavailable_as(f"opening the mailbox of {actor}"):
-            before = 0
-            try:
-                info = await js.consumer_info(stream, name)
-                before = info.delivered.stream_seq or 0
-                await js.delete_consumer(stream, name)
-            except NotFoundError:
-                pass
+            previous = [
+                info
+                for info in await js.consumers_info(stream)
+                if info.config.filter_subject == subject
+            ]
+            floor = max((c.ack_floor.stream_seq or 0 for c in previous if c.ack_floor), default=0)
+            before = max((c.delivered.stream_seq or 0 for c in previous if c.delivered), default=0)
+            name = f"{token(actor)}__{self.node_token}_{next(self._consumer_ids)}"
 
             async def stored(msg: Msg) -> None:
                 opened = self._open(msg)
@@ -333,25 +362,39 @@ class Transport:
                     self.stats.redeliveries += 1
                 mailbox.deliver(envelope, msg)
 
-            return await js.subscribe(
-                self.subjects.mailbox(actor),
+            start = (
+                {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": floor + 1}
+                if previous
+                else {"deliver_policy": DeliverPolicy.ALL}
+            )
+            sub = await js.subscribe(
+                subject,
                 durable=name,
                 stream=stream,
                 cb=stored,
                 manual_ack=True,
                 config=ConsumerConfig(
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.ALL,
                     ack_wait=_ACK_WAIT,
                     max_ack_pending=mailbox.capacity,
+                    **start,
                 ),
             )
+            for info in previous:
+                with suppress(NotFoundError):
+                    await js.delete_consumer(stream, info.name)
+        self._consumers[actor] = name
+        return sub
 
     async def lag(self, actor: str) -> int | None:
         """Messages in ``actor``'s stream subject not acknowledged yet (None: no consumer)."""
+        if actor not in self._consumers:
+            return None
         try:
             with unavailable_as(f"reading the mailbox of {actor}"):
-                info = await self.conn.js.consumer_info(self.subjects.stream, token(actor))
+                info = await self.conn.js.consumer_info(
+                    self.subjects.stream, self._consumers.get(actor, "")
+                )
         except (NotFoundError, ClusterUnavailable):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
