@@ -39,7 +39,14 @@ from typing import Any
 import anyio
 import httpx
 
-from letta_actors.cluster import LocalNatsServer, place
+from letta_actors.cluster import (
+    ClusterConnection,
+    ClusterSettings,
+    LeaseSettings,
+    LocalNatsServer,
+    Membership,
+    place,
+)
 
 from ..helpers import wait_until
 from .recording import NODE_VAR
@@ -254,32 +261,47 @@ class Cluster:
         return self.nodes[name]
 
     async def start(self, *names: str) -> None:
-        """Start these nodes (default all) at once and wait until each is ready."""
+        """Start these nodes (default all) at once and wait until each is ready. A node that
+        ran before is started once the cluster has forgotten it: a name is refused while a
+        live node holds it, and for up to one lease TTL after its process was killed."""
         chosen = [self.nodes[n] for n in names or self.nodes]
+        running = [n.name for n in chosen if n.alive]
+        if running:
+            raise RuntimeError(f"already running: {running}")
+        if any(node.incarnation for node in chosen):
+            await wait_until(
+                lambda: self._forgotten(chosen),
+                timeout=DEADLINE,
+                what=f"the cluster to forget {[n.name for n in chosen]}",
+            )
         for node in chosen:
             node.start()
         for node in chosen:
             await node.ready()
 
-    async def restart(self, name: str) -> None:
-        """Start node ``name`` again once the cluster has forgotten its previous process (a
-        name is refused while a live node holds it), and wait until it is ready."""
-        node = self.nodes[name]
-        if node.alive:
-            raise RuntimeError(f"node {name} is still running")
-        await wait_until(
-            lambda: self._forgotten(name), timeout=DEADLINE, what=f"the cluster to forget {name}"
-        )
-        node.start()
-        await node.ready()
+    async def _forgotten(self, nodes: list[Node]) -> bool:
+        return not {n.name for n in nodes} & set(await self.registered())
 
-    async def _forgotten(self, name: str) -> bool:
-        others = [n for n in self.serving() if n.name != name]
-        return not others or name not in await self.nodes_seen(others[0])
+    async def registered(self) -> list[str]:
+        """The node names the cluster's membership bucket holds now, read from NATS: what
+        the cluster counts as live, whether or not their processes are."""
+        leases = LeaseSettings(ttl=self.spec.ttl, renew_interval=self.spec.renew_interval)
+        observer = ClusterSettings(nats_url=self.nats.url, node="observer", leases=leases)
+        async with await ClusterConnection.open(observer) as conn:
+            membership = Membership(conn, observer)
+            await membership.leases.open()
+            return await membership.nodes()
 
     def serving(self) -> list[Node]:
-        """The nodes senders may use now."""
-        return [n for n in self.nodes.values() if n.accepting and n.alive]
+        """The nodes senders may use now. A node that exited while it was :attr:`accepting`
+        (the test did not stop it) fails the test, with its log."""
+        for node in self.nodes.values():
+            if node.accepting and not node.alive:
+                assert node.process is not None
+                raise AssertionError(
+                    f"node {node.name} exited ({node.process.returncode}):\n{node.log_tail()}"
+                )
+        return [n for n in self.nodes.values() if n.accepting]
 
     def client(self, node: Node) -> httpx.AsyncClient:
         """An HTTP client of ``node``'s current process (kept per URL)."""
@@ -300,10 +322,6 @@ class Cluster:
         answer.raise_for_status()
         body: dict[str, Any] = answer.json()
         return body
-
-    async def nodes_seen(self, node: Node | None = None) -> list[str]:
-        """The live node names as ``node`` sees them."""
-        return list((await self.status(node))["nodes"])
 
     async def owners(self, node: Node | None = None) -> dict[str, str | None]:
         """Every actor -> the node holding its lease (``None``: nobody now)."""
@@ -396,7 +414,7 @@ class Sender:
     seconds have passed (then :class:`SendFailed`); any other answer than 202 fails at once."""
 
     cluster: Cluster
-    concurrency: int = 16
+    concurrency: int = 32
     request_timeout: float = 5.0
     pause: float = 0.05
     give_up: float = DEADLINE
