@@ -37,7 +37,7 @@ async def test_nodes_reconnect_after_a_nats_restart_and_lose_nothing(
                 await failing.wait()  # a node answered that NATS is away
             await anyio.to_thread.run_sync(nats_server.start)
         assert sender.accepted == TELLS
-        records = await cluster.handled(key for _, key in messages)
+        records = await cluster.handled(sender.accepted_by)
         # Reconnected: the same three nodes, every actor placed, each answering an ask.
         await cluster.settled()
         for i, actor in enumerate(SPEC.names):
