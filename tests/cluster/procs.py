@@ -429,7 +429,6 @@ class Sender:
     errors: list[str] = field(default_factory=list)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
     _marks: dict[int, anyio.Event] = field(default_factory=dict)
-    _failure: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def keys(self) -> list[str]:
@@ -447,12 +446,6 @@ class Sender:
         if self.accepted >= count:
             event.set()
         return event
-
-    def next_failure(self) -> anyio.Event:
-        """An event set at the next failed request (from now on)."""
-        if self._failure.is_set():
-            self._failure = anyio.Event()
-        return self._failure
 
     async def tell(self, actor: str, key: str, **fields: Any) -> None:
         """Tell ``{"k": key, **fields}``, resending on failure (see the class docstring)."""
@@ -487,7 +480,6 @@ class Sender:
         self.resent += 1
         if len(self.errors) < 50:
             self.errors.append(error)
-        self._failure.set()
         await anyio.sleep(self.pause)  # pacing the retries, not waiting for a state
 
     async def tell_all(self, messages: Iterable[tuple[str, str]]) -> None:
