@@ -48,52 +48,74 @@ class Codec:
         self._by_name[name] = model
         self._names[model] = name
 
-    def encode(self, envelope: Envelope) -> bytes:
-        """The envelope's stored form; ``TypeError`` if its payload cannot be stored as is."""
-        payload = envelope.payload
-        name = self._names.get(type(payload)) if isinstance(payload, BaseModel) else None
+    def dump(self, value: Any, recipient: str, where: str = "message") -> Any:
+        """``value`` as JSON-ready data: as it is when plain JSON, else a registered model under
+        its name; ``TypeError`` (naming ``where`` and ``recipient``) for anything else."""
+        name = self._names.get(type(value)) if isinstance(value, BaseModel) else None
         if name is not None:
-            body: Any = {"model": name, "data": payload.model_dump(mode="json")}
-        elif isinstance(payload, BaseModel):
+            return {"model": name, "data": value.model_dump(mode="json")}
+        if isinstance(value, BaseModel):
             raise TypeError(
-                f"message to {envelope.recipient!r}: {type(payload).__qualname__} is not "
-                f"registered with the durable store (store.codec.register"
-                f"({type(payload).__qualname__}))"
+                f"{where} to {recipient!r}: {type(value).__qualname__} is not registered with "
+                f"the codec (codec.register({type(value).__qualname__}))"
             )
-        else:
-            _check_json(payload, envelope.recipient, "message")
-            body = {"json": payload}
-        record = {
+        _check_json(value, recipient, where)
+        return {"json": value}
+
+    def load(self, body: Any) -> Any:
+        """The value :meth:`dump` made ``body`` of; ``KeyError`` for an unknown model name,
+        ``pydantic.ValidationError`` for invalid model data."""
+        if "model" not in body:
+            return body["json"]
+        model = self._by_name.get(body["model"])
+        if model is None:
+            raise KeyError(f"model {body['model']!r} is not registered")
+        return model.model_validate(body["data"])
+
+    def record(self, envelope: Envelope) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict; ``TypeError`` if its payload cannot go as is."""
+        return {
             "id": envelope.id,
             "recipient": envelope.recipient,
             "sender": envelope.sender,
             "sent_at": envelope.sent_at,
             "topic": envelope.topic,
             "trace": envelope.trace,
-            "payload": body,
+            "chain": envelope.chain,
+            "attempt": envelope.attempt,
+            "payload": self.dump(envelope.payload, envelope.recipient),
         }
-        return json.dumps(record, separators=(",", ":")).encode()
+
+    def envelope(self, record: dict[str, Any]) -> Envelope:
+        """The envelope :meth:`record` made ``record`` of; raises :class:`DecodeError`."""
+        try:
+            return Envelope(
+                record["id"],
+                record["recipient"],
+                self.load(record["payload"]),
+                record["sent_at"],
+                record["sender"],
+                record["topic"],
+                chain=tuple(record.get("chain", ())),
+                attempt=record.get("attempt", 1),
+                trace=record["trace"],
+            )
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise DecodeError(f"a stored message cannot be read: {exc}") from exc
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """The envelope's stored form (:meth:`record` as JSON)."""
+        return json.dumps(self.record(envelope), separators=(",", ":")).encode()
 
     def decode(self, data: bytes) -> Envelope:
         """The envelope stored as ``data``; raises :class:`DecodeError`."""
         try:
             record = json.loads(data)
-            body = record["payload"]
-            model = self._by_name.get(body["model"]) if "model" in body else None
-            if "model" in body and model is None:
-                raise KeyError(f"model {body['model']!r} is not registered")  # noqa: TRY301
-            payload = body["json"] if model is None else model.model_validate(body["data"])
-            return Envelope(
-                record["id"],
-                record["recipient"],
-                payload,
-                record["sent_at"],
-                record["sender"],
-                record["topic"],
-                trace=record["trace"],
-            )
-        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        except ValueError as exc:
             raise DecodeError(f"a stored message cannot be read: {exc}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError(f"a stored message cannot be read: {record!r} is not a record")
+        return self.envelope(record)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -119,6 +141,6 @@ def _check_json(value: Any, recipient: str, where: str) -> None:
         return
     raise TypeError(
         f"message to {recipient!r} cannot be stored: {where} has type {kind.__qualname__}; a "
-        f"durable mailbox takes JSON values (str, int, float, bool, None, list, dict with str "
-        f"keys) and registered pydantic models"
+        f"message that crosses a process takes JSON values (str, int, float, bool, None, "
+        f"list, dict with str keys) and registered pydantic models"
     )
