@@ -89,7 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--quiet", action="store_true", help="no live progress")
     _client_options(flow)
 
-    status = sub.add_parser("status", help="show a running daemon's actors and readiness")
+    status = sub.add_parser(
+        "status",
+        help="show a running daemon's actors and readiness (in cluster mode: the nodes and "
+        "which node owns which agent)",
+    )
     _client_options(status)
 
     for name, command in _commands().items():
@@ -236,6 +240,13 @@ def _status(client: Client) -> int:
     print(f"{client.url}: {'ready' if ready else 'NOT ready'}")
     for item in report.get("not_running", []) if isinstance(report, dict) else []:
         print(f"  not running: {item}")
+    cluster = client.cluster()
+    if cluster is not None:
+        print(f"node {cluster['node']}; live nodes: {', '.join(cluster['nodes'])}")
+        print(f"{'agent':<24}owner")
+        for agent, owner in cluster["owners"].items():
+            print(f"{agent:<24}{owner or '(none now)'}")
+        print()
     rows = client.actors()
     print(f"{'actor':<24}{'kind':<12}{'state':<12}{'mailbox':>10}{'restarts':>10}  working on")
     for a in rows:
