@@ -102,15 +102,16 @@ def _cluster_runtime(
     settings: ClusterSettings,
     spawners: Mapping[str, Callable[[], Awaitable[None]]],
     config: TeamConfig,
+    env: Mapping[str, str],
 ) -> ClusterRuntime:
     """The cluster runtime placing every declared agent (durable as :meth:`TeamConfig.durable`
-    says); imported here: the ``cluster`` extra is needed only in cluster mode."""
+    says; credentials read from ``env``); imported here: only cluster mode needs the extra."""
     from ..cluster import ClusterRuntime, Placed
 
     placed = {
         name: Placed(spawn=spawn, durable=config.durable(name)) for name, spawn in spawners.items()
     }
-    return ClusterRuntime(system, settings, placed)
+    return ClusterRuntime(system, settings, placed, environ=env)
 
 
 class Team:
@@ -198,10 +199,6 @@ class Team:
             if config.metrics.enabled:
                 self.metrics = SystemMetrics(self.system, labels=config.metrics.labels)
                 stack.callback(self.metrics.close)
-                if self.runtime is not None:
-                    from ..cluster import cluster_collector
-
-                    self.metrics.registry.register(cluster_collector(self.runtime))
         except BaseException:
             self.runtime = None
             await stack.aclose()
@@ -239,7 +236,7 @@ class Team:
             self._subscribe([topic], names)
         if self.cluster_settings is not None:
             self.runtime = await stack.enter_async_context(
-                _cluster_runtime(system, self.cluster_settings, spawners, config)
+                _cluster_runtime(system, self.cluster_settings, spawners, config, self.env)
             )
 
     def _subscribe(self, topics: Iterable[str], names: Iterable[str]) -> None:

@@ -137,7 +137,7 @@ async def test_api_answers_for_any_agent_and_shows_the_cluster(
 
 
 async def test_cluster_route_is_404_in_one_process() -> None:
-    config = parse_config(TEAM.split("[cluster]")[0])
+    config = parse_config(TEAM.split("[cluster]")[0].replace("durable = true", ""))
     async with Team(config, env={}) as team:
         transport = httpx.ASGITransport(app=create_app(team))
         async with httpx.AsyncClient(transport=transport, base_url="http://solo") as http:
