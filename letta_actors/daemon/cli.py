@@ -165,6 +165,16 @@ def _run(args: argparse.Namespace) -> int:
     except (StoreError, DecodeError) as exc:  # [store]: locked by another process, unreadable
         print(f"{path}: [store] {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:
+        if config.cluster is None:
+            raise
+        from ..cluster import ClusterError  # installed: the file's [cluster] was checked
+
+        if not isinstance(exc, ClusterError):
+            raise
+        # NATS unreachable: a failure at run time; a name taken, a variable unset: the config.
+        print(f"{path}: [cluster] {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, ConnectionError) else EXIT_CONFIG
 
 
 def _send(client: Client, args: argparse.Namespace) -> int:

@@ -50,13 +50,14 @@ reconnect_wait = 0.1
 connect_timeout = 10.0
 
 [cluster.leases]
-ttl = 2.0
+ttl = {ttl}
 renew_interval = 0.3
 """
 
 
-def config_for(server: LocalNatsServer) -> TeamConfig:
-    return parse_config(TEAM.format(url=server.url))
+def config_for(server: LocalNatsServer, ttl: float = 2.0) -> TeamConfig:
+    """The team on ``server``, with leases of ``ttl`` seconds."""
+    return parse_config(TEAM.format(url=server.url, ttl=ttl))
 
 
 @asynccontextmanager
@@ -145,3 +146,28 @@ async def test_cluster_route_is_404_in_one_process() -> None:
             assert answer.status_code == 404 and "no [cluster]" in answer.json()["detail"]
             assert {row["node"] for row in (await http.get("/v1/actors")).json()} == {None}
         assert await team.placement() is None
+
+
+async def test_nats_away_answers_503_for_remote_agents_and_local_ones_still_work(
+    nats_server: LocalNatsServer,
+) -> None:
+    # Leases far longer than the test: n1 keeps its own agents while NATS is away.
+    config = config_for(nats_server, ttl=60.0)
+    async with nodes(config, "n1", "n2") as (one, _two):
+        owners = place(AGENTS, ["n1", "n2"])
+        local = next(a for a in ("a", "b", "c") if owners[a] == "n1")
+        remote = next(a for a in ("a", "b", "c") if owners[a] == "n2")
+        transport = httpx.ASGITransport(app=create_app(one))
+        async with httpx.AsyncClient(transport=transport, base_url="http://n1") as http:
+            nats_server.kill()
+            try:
+                away = await http.post(f"/v1/agents/{remote}/ask", json={"message": "x"})
+                assert away.status_code == 503, away.text
+                assert away.json()["error"] == "cluster_unavailable"
+                assert away.headers["Retry-After"] == "1"
+                view = await http.get("/v1/cluster")
+                assert view.status_code == 503 and view.json()["error"] == "cluster_unavailable"
+                here = await http.post(f"/v1/agents/{local}/ask", json={"message": "x"})
+                assert here.status_code == 200 and here.json()["reply"] == "x"
+            finally:
+                nats_server.restart()
