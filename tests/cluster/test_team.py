@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from letta_actors.cluster import LocalNatsServer, place
 from letta_actors.daemon import create_app
+from letta_actors.errors import SupervisionEscalated
 from letta_actors.team import Team, TeamConfig, UnknownAgent, parse_config
 
 from ..helpers import wait_until
@@ -171,3 +173,63 @@ async def test_nats_away_answers_503_for_remote_agents_and_local_ones_still_work
                 assert here.status_code == 200 and here.json()["reply"] == "x"
             finally:
                 nats_server.restart()
+
+
+CRASHING = """
+[supervision]
+intensity = {{ max_restarts = 0, period = 60 }}
+
+[agents.crash]
+kind = "python"
+factory = "tests.daemon.actors:Crashing"
+
+[agents.a]
+kind = "python"
+factory = "tests.helpers:Echo"
+
+[agents.b]
+kind = "python"
+factory = "tests.helpers:Echo"
+
+[cluster]
+nats_url = "{url}"
+
+[cluster.leases]
+ttl = 60.0
+renew_interval = 0.3
+"""
+
+
+async def test_a_node_whose_supervision_gives_up_hands_its_agents_over_at_once(
+    nats_server: LocalNatsServer,
+) -> None:
+    # Leases of 60 s: the survivor gets n1's agents because n1 released them, not by expiry.
+    config = parse_config(CRASHING.format(url=nats_server.url))
+    owners = place(["crash", "a", "b"], ["n1", "n2"])
+    assert owners == {"crash": "n1", "a": "n2", "b": "n1"}
+    failures: list[BaseException] = []
+    started = anyio.Event()
+
+    async def node_one() -> None:
+        try:
+            async with Team(config, node="n1", env={}):
+                started.set()
+                await anyio.sleep_forever()
+        except SupervisionEscalated as exc:  # its root supervisor gave up: the team stopped
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(node_one)
+        await started.wait()
+        async with Team(config, node="n2", env={}) as two:
+
+            async def placed(expected: dict[str, str]) -> bool:
+                view = await two.placement()
+                return view is not None and view["owners"] == expected
+
+            await wait_until(lambda: placed(owners), timeout=DEADLINE, what="placement")
+            await two.tell("crash", "crash")  # n1's root gives up: no restart allowed
+            everything = dict.fromkeys(owners, "n2")
+            await wait_until(lambda: placed(everything), timeout=DEADLINE, what="hand-over")
+            assert [await two.ask(name, "hi") for name in owners] == ["hi"] * 3
+    assert len(failures) == 1
