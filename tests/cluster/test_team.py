@@ -24,35 +24,30 @@ pytestmark = pytest.mark.anyio
 
 AGENTS = ["a", "b", "c", "log"]
 
-TEAM = """
+
+def echoes(*names: str) -> str:
+    """TOML declaring a Python agent echoing its messages for each of ``names``."""
+    declare = '\n[agents.{}]\nkind = "python"\nfactory = "tests.helpers:Echo"\n'
+    return "".join(declare.format(name) for name in names)
+
+
+TEAM = f"""
 [team]
 name = "cluster-team"
 ask_timeout = 30
-
-[agents.a]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.b]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.c]
-kind = "python"
-factory = "tests.helpers:Echo"
-
+{echoes("a", "b", "c")}
 [agents.log]
 kind = "python"
 factory = "tests.helpers:Recorder"
 durable = true
 
 [cluster]
-nats_url = "{url}"
+nats_url = "{{url}}"
 reconnect_wait = 0.1
 connect_timeout = 10.0
 
 [cluster.leases]
-ttl = {ttl}
+ttl = {{ttl}}
 renew_interval = 0.3
 """
 
@@ -175,24 +170,16 @@ async def test_nats_away_answers_503_for_remote_agents_and_local_ones_still_work
                 nats_server.restart()
 
 
-CRASHING = """
+CRASHING = f"""
 [supervision]
-intensity = {{ max_restarts = 0, period = 60 }}
+intensity = {{{{ max_restarts = 0, period = 60 }}}}
 
 [agents.crash]
 kind = "python"
 factory = "tests.daemon.actors:Crashing"
-
-[agents.a]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.b]
-kind = "python"
-factory = "tests.helpers:Echo"
-
+{echoes("a", "b")}
 [cluster]
-nats_url = "{url}"
+nats_url = "{{url}}"
 
 [cluster.leases]
 ttl = 60.0
