@@ -215,6 +215,7 @@ async def test_a_node_whose_supervision_gives_up_hands_its_agents_over_at_once(
                 return view is not None and view["owners"] == expected
 
             await wait_until(lambda: placed(owners), timeout=DEADLINE, what="placement")
+            assert await two.ask("crash", "hi") == "hi"  # answered: n1 serves it now
             await two.tell("crash", "crash")  # n1's root gives up: no restart allowed
             everything = dict.fromkeys(owners, "n2")
             await wait_until(lambda: placed(everything), timeout=DEADLINE, what="hand-over")
