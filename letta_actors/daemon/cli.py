@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import DecodeError, StoreError
-from ..team import ConfigError, load_config
+from ..team import NODE_ENV, ConfigError, load_config
 from .client import DEFAULT_URL, TOKEN_VAR, URL_VAR, ApiError, Client
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop (%(default)s)"
     )
+    run.add_argument(
+        "--node",
+        help=f"this node's name in cluster mode (overrides ${NODE_ENV} and [cluster] node)",
+    )
 
     check = sub.add_parser("check", help="validate a team file; print the team and link graph")
     check.add_argument("config", type=Path, help="team file (TOML)")
@@ -85,7 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--quiet", action="store_true", help="no live progress")
     _client_options(flow)
 
-    status = sub.add_parser("status", help="show a running daemon's actors and readiness")
+    status = sub.add_parser(
+        "status",
+        help="show a running daemon's actors and readiness (in cluster mode: the nodes and "
+        "which node owns which agent)",
+    )
     _client_options(status)
 
     for name, command in _commands().items():
@@ -141,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         daemon = Daemon(
-            Team(config, base_dir=path.parent.resolve()),
+            Team(config, base_dir=path.parent.resolve(), node=args.node),
             host=args.host,
             port=args.port,
             ready_file=args.ready_file,
@@ -157,6 +165,16 @@ def _run(args: argparse.Namespace) -> int:
     except (StoreError, DecodeError) as exc:  # [store]: locked by another process, unreadable
         print(f"{path}: [store] {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:
+        if config.cluster is None:
+            raise
+        from ..cluster import ClusterError  # installed: the file's [cluster] was checked
+
+        if not isinstance(exc, ClusterError):
+            raise
+        # NATS unreachable: a failure at run time; a name taken, a variable unset: the config.
+        print(f"{path}: [cluster] {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, ConnectionError) else EXIT_CONFIG
 
 
 def _send(client: Client, args: argparse.Namespace) -> int:
@@ -232,6 +250,13 @@ def _status(client: Client) -> int:
     print(f"{client.url}: {'ready' if ready else 'NOT ready'}")
     for item in report.get("not_running", []) if isinstance(report, dict) else []:
         print(f"  not running: {item}")
+    cluster = client.cluster()
+    if cluster is not None:
+        print(f"node {cluster['node']}; live nodes: {', '.join(cluster['nodes'])}")
+        print(f"{'agent':<24}owner")
+        for agent, owner in cluster["owners"].items():
+            print(f"{agent:<24}{owner or '(none now)'}")
+        print()
     rows = client.actors()
     print(f"{'actor':<24}{'kind':<12}{'state':<12}{'mailbox':>10}{'restarts':>10}  working on")
     for a in rows:

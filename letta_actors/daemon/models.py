@@ -45,6 +45,13 @@ class AskRequest(_Body):
 
 class TellRequest(_Body):
     message: Json
+    message_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="The message's id (default: a new one). Resending after a failed or "
+        "unanswered tell? Give the same id: in cluster mode a durable agent's stream drops a "
+        "resend of an id it stored within its duplicate window (2 minutes by default).",
+    )
 
 
 class RunRequest(_Body):
@@ -72,9 +79,9 @@ class TellResponse(BaseModel):
     durable: bool = Field(
         default=False,
         description="True when the message was stored (the team file's [store] gives the "
-        "agent a durable mailbox) before this answer: it is handled even if the process is "
-        "killed first. False: it lives in memory only, and is lost if the process is killed "
-        "(SIGKILL) before the agent handles it.",
+        "agent a durable mailbox; in cluster mode, a JetStream stream) before this answer: it "
+        "is handled even if the process is killed first. False: it lives in memory only, and "
+        "is lost if the process is killed (SIGKILL) before the agent handles it.",
     )
 
 
@@ -102,6 +109,20 @@ class ActorStatus(BaseModel):
     processed: int
     failed: int
     working_on: str | None
+    node: str | None = Field(
+        default=None, description="In cluster mode, the node this actor runs on (this one)."
+    )
+
+
+class ClusterStatus(BaseModel):
+    """Cluster mode: who this node is, which nodes are live, who owns which agent."""
+
+    node: str = Field(description="This node's name.")
+    ready: bool = Field(description="Joined, and its first placement pass done.")
+    nodes: list[str] = Field(description="The live nodes' names.")
+    owners: dict[str, str | None] = Field(
+        description="Every declared agent and the node that owns it (null: between owners)."
+    )
 
 
 class ErrorBody(BaseModel):
