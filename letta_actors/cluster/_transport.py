@@ -348,7 +348,9 @@ class Transport:
             ]
             floor = max((c.ack_floor.stream_seq or 0 for c in previous if c.ack_floor), default=0)
             before = max((c.delivered.stream_seq or 0 for c in previous if c.delivered), default=0)
-            name = f"{token(actor)}__{self.node_token}_{next(self._consumer_ids)}"
+            # Unique to this start of this node: binding to an older consumer of the same name
+            # would resume its state instead of starting after the ack floor.
+            name = f"{token(actor)}__{self.node_token}_{self.wire.boot}_{next(self._consumer_ids)}"
 
             async def stored(msg: Msg) -> None:
                 opened = self._open(msg)
@@ -381,6 +383,8 @@ class Transport:
                 ),
             )
             for info in previous:
+                if info.name == name:
+                    continue
                 with suppress(NotFoundError):
                     await js.delete_consumer(stream, info.name)
         self._consumers[actor] = name

@@ -70,7 +70,9 @@ class Wire:
     """Encodes envelopes and replies for one node (ids made unique with ``node`` + ``boot``)."""
 
     def __init__(self, node: str, codec: Codec | None = None) -> None:
-        self.origin = f"{node}.{boot_id()}."
+        #: Random per start of this node: names made here never collide with an earlier start's.
+        self.boot = boot_id()
+        self.origin = f"{node}.{self.boot}."
         self.codec = codec if codec is not None else Codec()
 
     def wire_id(self, envelope: Envelope) -> str:
