@@ -31,7 +31,7 @@ def recording(settled: list[Any]) -> type[Mailbox]:
     class Recording(Mailbox):
         __slots__ = ()
 
-        def settle(self, envelope: Envelope) -> None:
+        def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
             settled.append(envelope.id)
 
     return Recording

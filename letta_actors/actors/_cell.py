@@ -331,7 +331,7 @@ class ActorCell:
         if reply is not None:
             reply.set_error(ActorStopped(self.name, "stopped before replying"))
         self.system.dead_letters.record(envelope, reason)
-        self.mailbox.settle(envelope)
+        self.mailbox.settle(envelope, reason is DeadLetterReason.CANCELLED)
 
     def defer_reply(self) -> ReplySlot:
         current = self.current

@@ -261,10 +261,12 @@ class Mailbox:
         self.closed = False
         self.fast_capacity = self.capacity if self.fast_path else 0
 
-    def settle(self, envelope: Envelope) -> None:
+    def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
         """The consumer is done with ``envelope`` (handled, replied, failed for good or
-        dead-lettered); called once per envelope taken, a redelivery not counting. A no-op: a
-        mailbox that persists its queue overrides it to forget the envelope."""
+        dead-lettered); called once per envelope taken, a redelivery not counting.
+        ``cut_short``: its handling was cancelled from outside (a stop's deadline, the tree
+        torn down), so it was not done. A no-op: a mailbox that persists its queue overrides
+        it to forget the envelope (or, cut short, to keep it)."""
 
     def drain(self) -> list[Envelope]:
         """Remove and return everything queued."""

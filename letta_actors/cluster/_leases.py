@@ -130,6 +130,7 @@ class Leases:
         self.bucket = bucket
         self.holder = holder
         self.settings = settings
+        self._valid_for = settings.valid_for  # read on every take: a property costs ~3 us
         self.on_lost = on_lost
         self.clock = clock
         self._held: dict[str, _Held] = {}
@@ -195,7 +196,7 @@ class Leases:
         held = self._held.get(name)
         if held is None:
             return False
-        if self.clock() - held.renewed_at >= self.settings.valid_for:
+        if self.clock() - held.renewed_at >= self._valid_for:
             self._drop(name, held, "expired")
             return False
         return True

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import anyio
 
-from ..actors import Envelope, Mailbox, MailboxConfig, cancelled_from_outside
+from ..actors import Envelope, Mailbox, MailboxConfig
 from ..bus import DEAD_LETTERS_TOPIC
 
 
@@ -119,13 +119,13 @@ class StreamMailbox(ClusterMailbox):
         self._messages[envelope] = message
         self._append(envelope)
 
-    def settle(self, envelope: Envelope) -> None:
+    def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
         """Acknowledge ``envelope`` in the stream, unless a stop cut its handling short: then it
         goes back to the head of the queue, unacknowledged."""
         message = self._messages.get(envelope)
         if message is None:
             return
-        if cancelled_from_outside():
+        if cut_short:
             self._requeued.add(envelope)  # dead-lettered (cancelled) already
             self.put_front(envelope)
             return

@@ -19,10 +19,11 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 from typing import Any
+
+import orjson
 
 from ..actors import Envelope
 from ..durable import Codec, DecodeError
@@ -89,13 +90,13 @@ class Wire:
         record = self.codec.record(envelope)
         if timeout is not None:
             record["timeout"] = timeout
-        return json.dumps(record, separators=(",", ":")).encode()
+        return orjson.dumps(record)
 
     def open(self, data: bytes) -> tuple[Envelope, float | None]:
         """The envelope in ``data`` and its ask's timeout, if any (raises
         :class:`~letta_actors.durable.DecodeError`)."""
         try:
-            record = json.loads(data)
+            record = orjson.loads(data)
             timeout = record.pop("timeout", None)
         except (ValueError, AttributeError, TypeError) as exc:
             raise DecodeError(f"a message cannot be read: {exc}") from exc
@@ -105,16 +106,16 @@ class Wire:
         """An ask's answer; a value that cannot travel becomes an error answer."""
         if error is None:
             try:
-                return json.dumps({"ok": self.codec.dump(value, actor, "reply")}).encode()
+                return orjson.dumps({"ok": self.codec.dump(value, actor, "reply")})
             except TypeError as exc:
                 error = exc
         kind = type(error).__name__
-        return json.dumps({"error": {"type": kind, "message": str(error)}}).encode()
+        return orjson.dumps({"error": {"type": kind, "message": str(error)}})
 
     def answer(self, actor: str, data: bytes) -> Any:
         """The value of a reply made by :meth:`reply`, or raise its error."""
         try:
-            body = json.loads(data)
+            body = orjson.loads(data)
             if "ok" in body:
                 return self.codec.load(body["ok"])
             kind, message = body["error"]["type"], body["error"]["message"]

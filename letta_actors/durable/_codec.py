@@ -10,6 +10,7 @@ so :meth:`Codec.encode` refuses it with a ``TypeError`` naming what and where.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -124,6 +125,11 @@ _SCALARS = (str, int, float, bool, type(None))
 def _check_json(value: Any, recipient: str, where: str) -> None:
     """``TypeError`` unless ``value`` is plain JSON (exact types: a subclass may not survive)."""
     kind = type(value)
+    if kind is float and not math.isfinite(value):
+        raise TypeError(
+            f"message to {recipient!r} cannot be stored: {where} is {value!r} (JSON has no "
+            "NaN or infinity)"
+        )
     if kind in _SCALARS:
         return
     if kind is list:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import anyio
 
-from ..actors import Envelope, Mailbox, MailboxConfig, cancelled_from_outside
+from ..actors import Envelope, Mailbox, MailboxConfig
 from ..bus import DEAD_LETTERS_TOPIC
 from ..errors import ActorStopped, MailboxFull
 from ..system import ROOT
@@ -189,7 +189,7 @@ class DurableMailbox(Mailbox):
         if seq is not None:
             self._owner.store.ack(self.name, seq)
 
-    def settle(self, envelope: Envelope) -> None:
+    def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
         """Acknowledge ``envelope`` (handled, or dead-lettered after its handling failed), unless
         its handling was cut short by a stop (a cancellation from outside): then it stays
         stored, back at the head of the queue, for the next instance (after a restart) or the
@@ -197,7 +197,7 @@ class DurableMailbox(Mailbox):
         seq = self._rows.get(envelope)
         if seq is None:
             return
-        if cancelled_from_outside():
+        if cut_short:
             self._requeued.add(envelope)  # dead-lettered (cancelled) already
             self.put_front(envelope)
         else:
