@@ -368,10 +368,10 @@ def _targets() -> list[Target]:
 @section("cluster_remote", "cross-node tell, ask and durable tell vs raw nats-py (issue 13)")
 def run(cfg: RunConfig) -> SectionResult:
     """Two nodes in one process on one local nats-server; subjects take turns."""
-    n_tell = cfg.size(50_000, 500)
-    n_ask = cfg.size(2_000, 50)
-    n_one = cfg.size(1_000, 50)
-    n_many = cfg.size(5_000, 200)
+    n_tell = cfg.size(100_000, 500)
+    n_ask = cfg.size(5_000, 50)
+    n_one = cfg.size(2_000, 50)
+    n_many = cfg.size(10_000, 200)
     rows = _rows(n_tell, n_ask, n_one, n_many)
     result = SectionResult(
         measurements=rows.printed,

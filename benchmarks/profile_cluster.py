@@ -35,14 +35,14 @@ Workload = Callable[[Bench, int], Awaitable[list[float]]]
 
 #: ``python -m benchmarks.profile_cluster WORKLOAD``: the subjects, by a short name.
 WORKLOADS: dict[str, tuple[Workload, int]] = {
-    "tell": (remote_tell, 50_000),
-    "ask": (remote_ask, 2_000),
-    "durable": (partial(durable_tell, senders=1), 1_000),
-    "durable-many": (partial(durable_tell, senders=SENDERS), 5_000),
-    "raw-core": (lambda bench, n: core_publish(bench.url, n), 50_000),
-    "raw-request": (lambda bench, n: request_round_trip(bench.url, n), 2_000),
-    "raw-js": (lambda bench, n: jetstream_publishers(bench.url, n, 1), 1_000),
-    "raw-js-many": (lambda bench, n: jetstream_publishers(bench.url, n, SENDERS), 5_000),
+    "tell": (remote_tell, 100_000),
+    "ask": (remote_ask, 5_000),
+    "durable": (partial(durable_tell, senders=1), 2_000),
+    "durable-many": (partial(durable_tell, senders=SENDERS), 10_000),
+    "raw-core": (lambda bench, n: core_publish(bench.url, n), 100_000),
+    "raw-request": (lambda bench, n: request_round_trip(bench.url, n), 5_000),
+    "raw-js": (lambda bench, n: jetstream_publishers(bench.url, n, 1), 2_000),
+    "raw-js-many": (lambda bench, n: jetstream_publishers(bench.url, n, SENDERS), 10_000),
 }
 
 
