@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,7 +147,7 @@ class Bench:
 async def cluster(url: str) -> AsyncIterator[Bench]:
     """Nodes a and b on ``url``; yields once b owns the bench actors and a reaches them."""
     from letta_actors import Actor, ActorSystem, MailboxConfig
-    from letta_actors.cluster import ClusterRuntime, ClusterSettings, Placed  # type: ignore[attr-defined]  # lands with the runtime
+    from letta_actors.cluster import ClusterRuntime, ClusterSettings, Placed
 
     sink_name, echo_name, durable_name = bench_names()
     sink_tally, durable_tally = Tally(), Tally()
@@ -166,16 +166,15 @@ async def cluster(url: str) -> AsyncIterator[Bench]:
     mailbox = MailboxConfig(capacity=10_000)
 
     def placed(system: ActorSystem) -> dict[str, Placed]:
-        def start(name: str, factory: Callable[[], Actor]) -> Callable[[], Awaitable[None]]:
-            async def spawn() -> None:
-                await system.spawn(factory, name=name, mailbox=mailbox)
-
-            return spawn
+        def start(name: str, factory: Callable[[], Actor]) -> Placed:
+            return Placed(partial(system.spawn, factory, name=name, mailbox=mailbox))
 
         return {
-            sink_name: Placed(start(sink_name, partial(Counter, sink_tally))),
-            echo_name: Placed(start(echo_name, Echo)),
-            durable_name: Placed(start(durable_name, partial(Counter, durable_tally)), True),
+            sink_name: start(sink_name, partial(Counter, sink_tally)),
+            echo_name: start(echo_name, Echo),
+            durable_name: replace(
+                start(durable_name, partial(Counter, durable_tally)), durable=True
+            ),
         }
 
     async with AsyncExitStack() as stack:
