@@ -18,6 +18,11 @@ subjects send a 128-character ``str``; the envelope around it is part of what th
   a file-backed stream, each awaited, from one publisher and from ``SENDERS`` concurrent
   publishers on one connection; the clock stops at the last ack. The note of each durable
   row gives the same runs timed until the last ``tell`` returned (stored, not yet handled).
+- *context* (no target): what the durable mailbox asks of NATS, done with raw nats-py: each
+  publish with a ``Nats-Msg-Id`` into a work-queue stream, a push consumer on another
+  connection acknowledging each message; until the n-th has arrived. Its ``x baseline`` is
+  the part of the durable target that NATS itself takes; the durable rows' notes give their
+  ratio to it (what letta_actors adds).
 
 One ``LocalNatsServer`` (loopback, JetStream in a temp dir) and two ``ActorSystem``s, each
 in a ``ClusterRuntime`` (nodes ``a`` and ``b``), are started once for the section, in one
@@ -81,6 +86,11 @@ JS_ONE = "nats-py: JetStream publish, each awaited, 1 publisher"
 DURABLE_ONE = "letta_actors: durable tell, each awaited, 1 sender, a -> b"
 JS_MANY = f"nats-py: JetStream publish, each awaited, {SENDERS} concurrent publishers"
 DURABLE_MANY = f"letta_actors: durable tell, each awaited, {SENDERS} concurrent senders, a -> b"
+
+#: Context rows: what the durable mailbox asks of NATS, done with raw nats-py.
+PATTERN = "nats-py: msg-id publish, work-queue stream, push consumer acking each"
+PATTERN_ONE = f"{PATTERN}, 1 publisher"
+PATTERN_MANY = f"{PATTERN}, {SENDERS} publishers"
 
 TELL_METRIC = "tell throughput"
 ASK_MEDIAN = "ask round trip (median)"
@@ -292,6 +302,56 @@ async def jetstream_publishers(url: str, n: int, senders: int) -> list[float]:
     return [n / elapsed]
 
 
+async def mailbox_pattern(url: str, n: int, senders: int) -> list[float]:
+    """The durable mailbox's NATS work without letta_actors, for context: JetStream publishes
+    with a ``Nats-Msg-Id`` each into a work-queue stream, ``senders`` concurrent publishers
+    each awaiting each ``publish``, and a push consumer on another connection acknowledging
+    each message as it arrives; messages per second until the n-th has arrived."""
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+
+    pub, sub = Client(), Client()
+    await pub.connect(url, allow_reconnect=False)
+    await sub.connect(url, allow_reconnect=False)
+    js = pub.jetstream()
+    subject = "bench.remote.wq"
+    await js.add_stream(
+        StreamConfig(name=STREAM, subjects=[subject], retention=RetentionPolicy.WORK_QUEUE)
+    )
+    tally = Tally()
+    tally.expect(n)
+
+    async def handle(msg: Msg) -> None:
+        await msg.ack()
+        tally.hit()
+
+    try:
+        await sub.jetstream().subscribe(
+            subject,
+            durable="bench",
+            stream=STREAM,
+            cb=handle,
+            manual_ack=True,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=10_000),
+        )
+        ids = iter(range(n))
+
+        async def send(count: int) -> None:
+            for _ in range(count):
+                await js.publish(subject, PAYLOAD, headers={"Nats-Msg-Id": f"m{next(ids)}"})
+
+        start = time.perf_counter()
+        await asyncio.gather(*(send(share) for share in _shares(n, senders)))
+        await tally.wait("raw mailbox pattern")
+        elapsed = time.perf_counter() - start
+    finally:
+        await js.delete_stream(STREAM)
+        await sub.close()
+        await pub.close()
+    return [n / elapsed]
+
+
 # -- the section --------------------------------------------------------------------------
 
 
@@ -307,6 +367,9 @@ class _Rows:
     durable_one: Measurement
     js_many: Measurement
     durable_many: Measurement
+    #: Context: the durable mailbox's NATS work done with raw nats-py.
+    pattern_one: Measurement
+    pattern_many: Measurement
     #: Not printed: the durable runs timed until the last tell returned, for the notes.
     stored_one: Measurement
     stored_many: Measurement
@@ -319,8 +382,10 @@ class _Rows:
             *self.request,
             *self.ask,
             self.js_one,
+            self.pattern_one,
             self.durable_one,
             self.js_many,
+            self.pattern_many,
             self.durable_many,
         ]
 
@@ -346,6 +411,8 @@ def _rows(n_tell: int, n_ask: int, n_one: int, n_many: int) -> _Rows:
         durable_one=rate(DURABLE_ONE, ONE_METRIC, f"{one}, until handled on b"),
         js_many=rate(JS_MANY, MANY_METRIC, f"{many}, file storage, one connection", baseline=True),
         durable_many=rate(DURABLE_MANY, MANY_METRIC, f"{many}, until handled on b"),
+        pattern_one=rate(PATTERN_ONE, ONE_METRIC, f"{one}; context, not a target"),
+        pattern_many=rate(PATTERN_MANY, MANY_METRIC, f"{many}; context, not a target"),
         stored_one=rate(DURABLE_ONE, ONE_METRIC, ""),
         stored_many=rate(DURABLE_MANY, MANY_METRIC, ""),
     )
@@ -398,12 +465,17 @@ def run(cfg: RunConfig) -> SectionResult:
                 _measure(cfg, portal, server.url, rows, (n_tell, n_ask, n_one, n_many))
         finally:
             server.stop()
-    for handled, stored in ((rows.durable_one, rows.stored_one),
-                            (rows.durable_many, rows.stored_many)):  # fmt: skip
+    for handled, stored, pattern in (
+        (rows.durable_one, rows.stored_one, rows.pattern_one),
+        (rows.durable_many, rows.stored_many, rows.pattern_many),
+    ):
         base = result.baseline_for(handled.metric)
         vs = ratio(stored, base, paired=True) if base is not None else None
         if vs is not None and stored.value is not None:
             handled.note += f"; until the last tell returned: {stored.value:,.0f} msg/s, {vs:.2f}x"
+        vs_pattern = ratio(handled, pattern, paired=True)
+        if vs_pattern is not None:
+            handled.note += f"; {vs_pattern:.2f}x the raw mailbox pattern"
     return result
 
 
@@ -425,6 +497,8 @@ def _measure(
         (rows.request, on(request_round_trip, url, n_ask)),
         ([rows.js_one], on(jetstream_publishers, url, n_one, 1)),
         ([rows.js_many], on(jetstream_publishers, url, n_many, SENDERS)),
+        ([rows.pattern_one], on(mailbox_pattern, url, n_one, 1)),
+        ([rows.pattern_many], on(mailbox_pattern, url, n_many, SENDERS)),
     ]
     with ExitStack() as stack:
         try:
@@ -434,15 +508,17 @@ def _measure(
                 m.skipped = f"the cluster did not start: {type(exc).__name__}: {exc}"
             interleave(cfg, baselines)
             return
-        core, request, js_one, js_many = baselines
+        core, request, js_one, js_many, pattern_one, pattern_many = baselines
         plan: Plan = [
             core,
             ([rows.tell], on(remote_tell, bench, n_tell)),
             request,
             (rows.ask, on(remote_ask, bench, n_ask)),
             js_one,
+            pattern_one,
             ([rows.durable_one, rows.stored_one], on(durable_tell, bench, n_one, 1)),
             js_many,
+            pattern_many,
             ([rows.durable_many, rows.stored_many], on(durable_tell, bench, n_many, SENDERS)),
         ]
         interleave(cfg, plan)

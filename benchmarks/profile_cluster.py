@@ -27,6 +27,7 @@ from benchmarks.cluster_remote import (
     cluster,
     durable_tell,
     jetstream_publishers,
+    mailbox_pattern,
     remote_ask,
     remote_tell,
 )
@@ -43,6 +44,8 @@ WORKLOADS: dict[str, tuple[Workload, int]] = {
     "raw-request": (lambda bench, n: request_round_trip(bench.url, n), 5_000),
     "raw-js": (lambda bench, n: jetstream_publishers(bench.url, n, 1), 2_000),
     "raw-js-many": (lambda bench, n: jetstream_publishers(bench.url, n, SENDERS), 10_000),
+    "raw-pattern": (lambda bench, n: mailbox_pattern(bench.url, n, 1), 2_000),
+    "raw-pattern-many": (lambda bench, n: mailbox_pattern(bench.url, n, SENDERS), 10_000),
 }
 
 
