@@ -60,7 +60,14 @@ from benchmarks._core import (
     ratio,
     section,
 )
-from benchmarks.cluster_baseline import PAYLOAD, core_publish, request_round_trip
+from benchmarks.cluster_baseline import (
+    PAYLOAD,
+    STREAM,
+    check_stored,
+    core_publish,
+    fresh_stream,
+    request_round_trip,
+)
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -76,7 +83,6 @@ OWNER = "b"
 SETTLE = 60.0
 #: Seconds one sample may take before it is reported failed (a lost message never ends it).
 SAMPLE_TIMEOUT = 120.0
-STREAM = "BENCH_REMOTE"
 
 CORE = "nats-py: core publish -> subscriber (another connection)"
 TELL = "letta_actors: ref.tell, node a -> actor on node b"
@@ -277,14 +283,8 @@ def _shares(n: int, senders: int) -> list[int]:
 async def jetstream_publishers(url: str, n: int, senders: int) -> list[float]:
     """JetStream publishes per second into a file-backed stream: ``senders`` concurrent
     publishers on one connection, each awaiting each ``publish`` (its ack)."""
-    from nats.aio.client import Client
-
-    client = Client()
-    await client.connect(url, allow_reconnect=False)
-    js = client.jetstream()
     subject = "bench.remote.js"
-    await js.add_stream(name=STREAM, subjects=[subject])
-    try:
+    async with fresh_stream(url, subject) as js:
 
         async def send(count: int) -> None:
             for _ in range(count):
@@ -293,12 +293,7 @@ async def jetstream_publishers(url: str, n: int, senders: int) -> list[float]:
         start = time.perf_counter()
         await asyncio.gather(*(send(share) for share in _shares(n, senders)))
         elapsed = time.perf_counter() - start
-        stored = (await js.stream_info(STREAM)).state.messages
-        if stored != n:
-            raise RuntimeError(f"{stored} messages stored, {n} published")
-    finally:
-        await js.delete_stream(STREAM)
-        await client.close()
+        await check_stored(js, n)
     return [n / elapsed]
 
 
@@ -309,16 +304,9 @@ async def mailbox_pattern(url: str, n: int, senders: int) -> list[float]:
     each message as it arrives; messages per second until the n-th has arrived."""
     from nats.aio.client import Client
     from nats.aio.msg import Msg
-    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+    from nats.js.api import AckPolicy, ConsumerConfig
 
-    pub, sub = Client(), Client()
-    await pub.connect(url, allow_reconnect=False)
-    await sub.connect(url, allow_reconnect=False)
-    js = pub.jetstream()
     subject = "bench.remote.wq"
-    await js.add_stream(
-        StreamConfig(name=STREAM, subjects=[subject], retention=RetentionPolicy.WORK_QUEUE)
-    )
     tally = Tally()
     tally.expect(n)
 
@@ -326,29 +314,30 @@ async def mailbox_pattern(url: str, n: int, senders: int) -> list[float]:
         await msg.ack()
         tally.hit()
 
+    sub = Client()
+    await sub.connect(url, allow_reconnect=False)
     try:
-        await sub.jetstream().subscribe(
-            subject,
-            durable="bench",
-            stream=STREAM,
-            cb=handle,
-            manual_ack=True,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=10_000),
-        )
-        ids = iter(range(n))
+        async with fresh_stream(url, subject, work_queue=True) as js:
+            await sub.jetstream().subscribe(
+                subject,
+                durable="bench",
+                stream=STREAM,
+                cb=handle,
+                manual_ack=True,
+                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=10_000),
+            )
+            ids = iter(range(n))
 
-        async def send(count: int) -> None:
-            for _ in range(count):
-                await js.publish(subject, PAYLOAD, headers={"Nats-Msg-Id": f"m{next(ids)}"})
+            async def send(count: int) -> None:
+                for _ in range(count):
+                    await js.publish(subject, PAYLOAD, headers={"Nats-Msg-Id": f"m{next(ids)}"})
 
-        start = time.perf_counter()
-        await asyncio.gather(*(send(share) for share in _shares(n, senders)))
-        await tally.wait("raw mailbox pattern")
-        elapsed = time.perf_counter() - start
+            start = time.perf_counter()
+            await asyncio.gather(*(send(share) for share in _shares(n, senders)))
+            await tally.wait("raw mailbox pattern")
+            elapsed = time.perf_counter() - start
     finally:
-        await js.delete_stream(STREAM)
         await sub.close()
-        await pub.close()
     return [n / elapsed]
 
 
