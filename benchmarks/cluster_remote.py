@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from letta_actors import ActorRef, ActorSystem
+    from letta_actors.cluster import ClusterRuntime
 
 #: The letta_actors subjects' message: as many characters as the raw payload has bytes.
 MESSAGE = PAYLOAD.decode()
@@ -182,15 +183,13 @@ async def cluster(url: str) -> AsyncIterator[Bench]:
     mailbox = MailboxConfig(capacity=10_000)
 
     def placed(system: ActorSystem) -> dict[str, Placed]:
-        def start(name: str, factory: Callable[[], Actor]) -> Placed:
-            return Placed(partial(system.spawn, factory, name=name, mailbox=mailbox))
+        def start(name: str, factory: Callable[[], Actor], *, durable: bool = False) -> Placed:
+            return Placed(partial(system.spawn, factory, name=name, mailbox=mailbox), durable)
 
         return {
             sink_name: start(sink_name, partial(Counter, sink_tally)),
             echo_name: start(echo_name, Echo),
-            durable_name: replace(
-                start(durable_name, partial(Counter, durable_tally)), durable=True
-            ),
+            durable_name: start(durable_name, partial(Counter, durable_tally), durable=True),
         }
 
     async with AsyncExitStack() as stack:
@@ -218,7 +217,7 @@ async def cluster(url: str) -> AsyncIterator[Bench]:
         yield bench
 
 
-async def _settled(a: Any, b: Any, names: Sequence[str]) -> None:
+async def _settled(a: ClusterRuntime, b: ClusterRuntime, names: Sequence[str]) -> None:
     """Poll until b owns ``names`` and a sees b as their holder (within ``SETTLE``)."""
     deadline = time.monotonic() + SETTLE
     while True:
