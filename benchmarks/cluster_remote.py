@@ -213,7 +213,10 @@ async def cluster(url: str) -> AsyncIterator[Bench]:
             sink_tally,
             durable_tally,
         )
-        await bench.echo.ask(MESSAGE, timeout=SETTLE)  # the route from a to b answers
+        # An answered ask proves the route to b and b's subscriptions for the actor (its tell
+        # subject is subscribed before its ask subject): a core tell sent earlier is lost.
+        for ref in (bench.sink, bench.echo, bench.durable):
+            await ref.ask(MESSAGE, timeout=SETTLE)
         yield bench
 
 
