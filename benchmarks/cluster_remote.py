@@ -221,11 +221,14 @@ async def cluster(url: str) -> AsyncIterator[Bench]:
 
 
 async def _settled(a: ClusterRuntime, b: ClusterRuntime, names: Sequence[str]) -> None:
-    """Poll until b owns ``names`` and a sees b as their holder (within ``SETTLE``)."""
+    """Poll until b owns ``names``, a sees b as their holder and has handed them over (no
+    local actor of that name left on a), within ``SETTLE``."""
     deadline = time.monotonic() + SETTLE
     while True:
         owners = await a.owners()
-        if all(b.owns(n) and owners.get(n) == b.node_name for n in names):
+        if all(
+            b.owns(n) and owners.get(n) == b.node_name and a.system.cell(n) is None for n in names
+        ):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"placement did not settle within {SETTLE:g} s: {owners}")
