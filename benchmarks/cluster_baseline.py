@@ -21,6 +21,8 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,7 @@ from benchmarks._core import (
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+    from nats.js.client import JetStreamContext
 
 PAYLOAD = b"x" * 128
 BATCH = 100
@@ -120,16 +123,40 @@ async def _responding(client: Client) -> None:
             return
 
 
-async def jetstream_publish(url: str, n: int, batch: int) -> list[float]:
-    """Messages per second into a file-backed stream, acks awaited per ``batch`` (1: each
-    ``publish`` awaited in turn)."""
+@asynccontextmanager
+async def fresh_stream(
+    url: str, subject: str, *, work_queue: bool = False
+) -> AsyncIterator[JetStreamContext]:
+    """A new connection and the file-backed stream ``STREAM`` on ``subject`` (work-queue
+    retention if ``work_queue``); the stream is deleted and the connection closed on exit."""
     from nats.aio.client import Client
+    from nats.js.api import RetentionPolicy, StreamConfig
 
     client = Client()
     await client.connect(url, allow_reconnect=False)
     js = client.jetstream()
-    await js.add_stream(name=STREAM, subjects=["bench.js"])
+    retention = RetentionPolicy.WORK_QUEUE if work_queue else RetentionPolicy.LIMITS
     try:
+        await js.add_stream(StreamConfig(name=STREAM, subjects=[subject], retention=retention))
+        try:
+            yield js
+        finally:
+            await js.delete_stream(STREAM)
+    finally:
+        await client.close()
+
+
+async def check_stored(js: JetStreamContext, n: int) -> None:
+    """``RuntimeError`` unless ``STREAM`` holds ``n`` messages."""
+    stored = (await js.stream_info(STREAM)).state.messages
+    if stored != n:
+        raise RuntimeError(f"{stored} messages stored, {n} published")
+
+
+async def jetstream_publish(url: str, n: int, batch: int) -> list[float]:
+    """Messages per second into a file-backed stream, acks awaited per ``batch`` (1: each
+    ``publish`` awaited in turn)."""
+    async with fresh_stream(url, "bench.js") as js:
         start = time.perf_counter()
         if batch == 1:
             for _ in range(n):
@@ -142,12 +169,7 @@ async def jetstream_publish(url: str, n: int, batch: int) -> list[float]:
                 ]
                 await asyncio.gather(*acks)
         elapsed = time.perf_counter() - start
-        stored = (await js.stream_info(STREAM)).state.messages
-        if stored != n:
-            raise RuntimeError(f"{stored} messages stored, {n} published")
-    finally:
-        await js.delete_stream(STREAM)
-        await client.close()
+        await check_stored(js, n)
     return [n / elapsed]
 
 
