@@ -8,11 +8,12 @@ Sending (a :class:`~letta_actors.bus.Route`: the bus asks it for names it does n
   ``send_timeout``, then raises :class:`ClusterUnavailable` (nothing stored);
 - a **tell to another actor** is a NATS core publish: at-most-once (a message in flight when
   its owner dies is lost). NATS away: :class:`ClusterUnavailable` at once;
-- an **ask** is a NATS request. No owner subscribed (a failover in progress): it is sent again
-  every ``retry_interval`` until the ask's deadline; no answer within ``send_timeout`` (the
-  owner died or paused while handling it): sent again with the same id, marked as a possible
-  redelivery, so the next owner handles it (a Letta agent looks its ``otid`` up first) and an
-  owner that already has it answers every copy once it is done. NATS away:
+- an **ask** is a NATS request. No owner subscribed (a failover in progress), or the answer of
+  a node that gave the actor up while the ask waited there: it is sent again every
+  ``retry_interval`` until the ask's deadline; no answer within ``send_timeout`` (the owner
+  died or paused while handling it): sent again with the same id. Both times it is marked as a
+  possible redelivery, so the next owner handles it (a Letta agent looks its ``otid`` up
+  first), and an owner that already has it answers every copy once it is done. NATS away:
   :class:`ClusterUnavailable` at once.
 
 Serving (:meth:`Transport.serve`, when this node acquires an actor): a subscription to its
@@ -31,7 +32,7 @@ import itertools
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from typing import Any
 
@@ -45,13 +46,14 @@ from nats.js.errors import NotFoundError
 
 from ..actors import DeadLetterReason, Envelope, ReplySlot
 from ..durable import DecodeError
+from ..errors import ActorNotFound, ActorStopped
 from ..system import ActorSystem
 from ._connection import ClusterConnection
 from ._errors import ClusterConfigError, ClusterUnavailable
 from ._leases import unavailable_as
 from ._mailbox import StreamMailbox
 from ._stats import ClusterStats
-from ._wire import MSG_ID, Subjects, Wire, token
+from ._wire import MSG_ID, Moved, Subjects, Wire, token
 
 log = logging.getLogger("letta_actors.cluster")
 
@@ -120,6 +122,8 @@ class Transport:
         self._serving: dict[str, list[Subscription]] = {}
         self._in_flight: dict[str, list[str]] = {}
         self._answers: OrderedDict[str, bytes] = OrderedDict()
+        #: Asks being handled here: when their asker stops waiting (anyio clock), and the slot.
+        self._deadlines: dict[str, tuple[float, ReplySlot]] = {}
         self._tg: TaskGroup | None = None
         self._to_ack: dict[int, Msg] = {}
         self._ack_wanted = anyio.Event()
@@ -158,6 +162,7 @@ class Transport:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._send_acks)
+            tg.start_soon(self._expire_asks)
             task_status.started()
             await anyio.sleep_forever()
 
@@ -213,7 +218,11 @@ class Transport:
                 continue
             try:
                 reply.set_result(self.wire.answer(name, answer.data))
-            except Exception as exc:
+            except Moved:  # its node gave it up meanwhile: to the new owner, maybe seen before
+                envelope.attempt = max(2, envelope.attempt)
+                await anyio.sleep(self.retry_interval)
+                continue
+            except Exception as exc:  # the remote error, for the asker
                 reply.set_error(exc)
             return
 
@@ -263,7 +272,7 @@ class Transport:
         ident = str(envelope.id)
         answer = self._answers.get(ident)
         if answer is not None:
-            await msg.respond(answer)
+            self._publish_now(msg.reply, answer)
             return
         waiting = self._in_flight.get(ident)
         if waiting is not None:
@@ -271,35 +280,65 @@ class Transport:
             return
         self._in_flight[ident] = [msg.reply]
         self.stats.remote_received += 1
-        slot = ReplySlot(self.system.event_factory)
+        slot = _RemoteReply(self.system.event_factory, self, envelope)
+        if timeout is not None:
+            self._deadlines[ident] = (anyio.current_time() + timeout, slot)
         envelope.reply_to = slot
         envelope.correlation_id = ident
         try:
             await self.system.bus.accept(envelope)
         except Exception as exc:
             slot.set_error(exc)
-        assert self._tg is not None
-        self._tg.start_soon(self._answer, envelope, slot, math.inf if timeout is None else timeout)
 
-    async def _answer(self, envelope: Envelope, slot: ReplySlot, timeout: float) -> None:
-        with anyio.move_on_after(timeout):
-            await slot.wait_done()
-        if not slot.done:
-            slot.abandon()
-            return  # the asker gave up: no answer
+    def answered(self, envelope: Envelope, slot: ReplySlot) -> None:
+        """Send an ask's answer to every copy of it that arrived (called in the task that
+        resolved ``slot``), and keep it for a copy that arrives later."""
         ident = str(envelope.id)
-        if slot.error is None:
+        self._deadlines.pop(ident, None)
+        error = slot.error
+        if error is None:
             data = self.wire.reply(envelope.recipient, slot.value)
+        elif isinstance(error, (ActorStopped, ActorNotFound)) and (
+            envelope.recipient not in self._serving
+        ):
+            # Stopped because it left this node: the asker sends it to the new owner.
+            data = self.wire.reply(envelope.recipient, error=Moved(envelope.recipient))
+            for inbox in self._in_flight.pop(ident, []):
+                self._publish_now(inbox, data)
+            return
         else:
-            data = self.wire.reply(envelope.recipient, error=slot.error)
+            data = self.wire.reply(envelope.recipient, error=error)
         self._answers[ident] = data
         while len(self._answers) > _ANSWERS_KEPT:
             self._answers.popitem(last=False)
         for inbox in self._in_flight.pop(ident, []):
-            try:
-                await self.conn.client.publish(inbox, data)
-            except nats.errors.Error as exc:
-                log.info("answer to %s not sent (%s): the asker sends again", ident, exc)
+            self._publish_now(inbox, data)
+
+    def _publish_now(self, subject: str, data: bytes) -> None:
+        """Publish from synchronous code. nats-py's ``publish`` queues the message before it
+        could wait (only to flush a full buffer): it is run to its first suspension, and a
+        suspended one is dropped, its message being queued already."""
+        publishing = self.conn.client.publish(subject, data)
+        try:
+            publishing.send(None)
+        except StopIteration:
+            return
+        except nats.errors.Error as exc:
+            log.info("answer on %s not sent (%s): the asker sends again", subject, exc)
+            return
+        publishing.close()
+
+    async def _expire_asks(self) -> None:
+        """Give up the asks whose asker stopped waiting (an actor skips one it has not started
+        on); checked every second."""
+        while True:
+            await anyio.sleep(1.0)
+            now = anyio.current_time()
+            for ident, (deadline, slot) in list(self._deadlines.items()):
+                if deadline <= now:
+                    del self._deadlines[ident]
+                    self._in_flight.pop(ident, None)
+                    slot.abandon()
 
     def _open(self, msg: Msg) -> tuple[Envelope, float | None] | None:
         try:
@@ -402,3 +441,27 @@ class Transport:
         except (NotFoundError, ClusterUnavailable):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+class _RemoteReply(ReplySlot):
+    """The reply slot of an ask from another node: resolving it sends the answer at once, from
+    the resolving task (no task of its own waits for it)."""
+
+    __slots__ = ("_envelope", "_transport")
+
+    def __init__(
+        self, event_factory: Callable[[], anyio.Event], transport: Transport, envelope: Envelope
+    ) -> None:
+        super().__init__(event_factory)
+        self._transport = transport
+        self._envelope = envelope
+
+    def set_result(self, value: Any) -> None:
+        if not self.done:
+            super().set_result(value)
+            self._transport.answered(self._envelope, self)
+
+    def set_error(self, error: BaseException) -> None:
+        if not self.done:
+            super().set_error(error)
+            self._transport.answered(self._envelope, self)

@@ -124,8 +124,18 @@ class Wire:
         raise _error(actor, kind, message)
 
 
+class Moved(Exception):
+    """The answer of a node that no longer serves the actor (handed over or lost while the
+    ask was queued there): the asker sends it again, to the new owner."""
+
+
+MOVED = "Moved"
+
+
 def _error(actor: str, kind: str, message: str) -> Exception:
     """The runtime's own errors come back as themselves; anything else as RemoteError."""
+    if kind == MOVED:
+        return Moved(message)
     if kind == "ActorNotFound":
         return ActorNotFound(actor)
     if kind == "ActorStopped":

@@ -44,6 +44,10 @@ class Worker(Actor[Any, Any]):
     async def receive(self, message: Any) -> Any:
         if message == "boom":
             raise ValueError("boom")
+        if message == "block":
+            self.log.append((self.node, self.name, message, 0))
+            self.changed()
+            await anyio.sleep_forever()
         envelope = self.envelope
         attempt = envelope.attempt if envelope is not None else 1
         self.log.append((self.node, self.name, message, attempt))
@@ -207,3 +211,30 @@ async def test_a_node_whose_supervision_gives_up_releases_its_actors(
                 assert n1.stats.failovers == 0
                 for actor in mine:
                     assert (await n1.system.ref(actor).ask("still there?"))[0] == "n1"
+
+
+async def test_an_ask_queued_on_a_node_that_loses_the_actor_is_answered_by_the_next_owner(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=False)  # "block" is not told again after the stop
+    async with team.node("n1") as n1, team.node("n2") as n2:
+        await team.spread(n1, n2)
+        actor = n1.owned()[0]
+        await n1.system.ref(actor).tell("block")
+        await team.wait_for(lambda: any(e[2] == "block" for e in team.log))
+        answers: list[Any] = []
+        async with anyio.create_task_group() as tg:
+
+            async def ask() -> None:
+                answers.append(await n2.system.ref(actor).ask("after", timeout=DEADLINE))
+
+            tg.start_soon(ask)
+            await wait_until(
+                lambda: (info := n1.system.info(actor)) is not None and info.mailbox_depth == 1,
+                what="the ask queued behind the blocked handling",
+            )
+            n1.node.leases.drop_all("taken")  # as if another node took it: n1 stops it now
+        # The queued ask was not failed with ActorStopped: it went to the next owner, marked
+        # as possibly seen before.
+        assert answers and answers[0][1] == "after"
+        assert [e[3] for e in team.log if e[2] == "after"] == [2]
