@@ -69,6 +69,19 @@ class Bus:
         """Hand ``envelope`` to the local ``cell`` when the inlined append could not."""
         await LocalRecipient(cell, self.dead_letters, self._require_running).deliver(envelope)
 
+    async def accept(self, envelope: Envelope) -> None:
+        """Hand ``envelope``, built elsewhere (a transport receiving from another process), to
+        the local actor it names, by the delivery contract (``bus/_delivery.py``); never to a
+        route. No local actor of that name: a tell becomes a dead letter
+        (``UNKNOWN_RECIPIENT``), an ask raises :class:`ActorNotFound`."""
+        cell = self._lookup(envelope.recipient)
+        if cell is not None:
+            await self._deliver(cell, envelope)
+        elif envelope.reply_to is not None:
+            raise ActorNotFound(envelope.recipient)
+        else:
+            self.dead_letters.record(envelope, DeadLetterReason.UNKNOWN_RECIPIENT)
+
     # -- routes: names held elsewhere -----------------------------------------------------
 
     def add_route(self, route: Route) -> None:

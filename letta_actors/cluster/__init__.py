@@ -3,7 +3,9 @@
 Needs the ``cluster`` extra (``pip install 'letta-actors[cluster]'``) and asyncio (nats-py is
 asyncio-only). What exists: settings with their refusals, the connection (bounded first
 connect, payload check), leases with exactly one holder, node membership with unique names,
-placement by rendezvous hashing and hand-over. Not yet: remote delivery, durable mailboxes.
+placement by rendezvous hashing and hand-over, and :class:`ClusterRuntime`: an actor system's
+placed actors on exactly one node each, reached from any node (remote tells and asks, durable
+mailboxes on a JetStream stream), handed over and failed over. See docs/cluster.md.
 """
 
 from ._connection import ClusterConnection, require_asyncio
@@ -14,20 +16,29 @@ from ._errors import (
     ClusterUnreachable,
     NodeNameTaken,
     PayloadTooLarge,
+    RemoteError,
 )
 from ._leases import LeaseLoss, Leases, lease_clock
 from ._local_server import LocalNatsServer, nats_server_binary
+from ._mailbox import ClusterMailbox, StreamMailbox
 from ._membership import Membership
 from ._node import ClusterNode
 from ._placement import owner_of, place
+from ._runtime import ClusterRuntime, Placed
 from ._settings import ClusterSettings, LeaseSettings, TLSSettings
+from ._stats import ClusterStats
+from ._transport import RemoteRecipient, Transport
+from ._wire import Subjects, Wire
 
 __all__ = [
     "ClusterConfigError",
     "ClusterConnection",
     "ClusterError",
+    "ClusterMailbox",
     "ClusterNode",
+    "ClusterRuntime",
     "ClusterSettings",
+    "ClusterStats",
     "ClusterUnavailable",
     "ClusterUnreachable",
     "LeaseLoss",
@@ -37,7 +48,14 @@ __all__ = [
     "Membership",
     "NodeNameTaken",
     "PayloadTooLarge",
+    "Placed",
+    "RemoteError",
+    "RemoteRecipient",
+    "StreamMailbox",
+    "Subjects",
     "TLSSettings",
+    "Transport",
+    "Wire",
     "lease_clock",
     "nats_server_binary",
     "owner_of",

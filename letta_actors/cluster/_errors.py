@@ -54,3 +54,14 @@ class ClusterUnavailable(ClusterError, ConnectionError):
     def __init__(self, operation: str, cause: BaseException) -> None:
         super().__init__(f"NATS did not answer {operation}: {type(cause).__name__}: {cause}")
         self.operation = operation
+
+
+class RemoteError(ClusterError):
+    """An actor on another node failed to handle an ask: ``kind`` is the exception's class name
+    there, ``message`` its text (the traceback stays in that node's log)."""
+
+    def __init__(self, actor: str, kind: str, message: str) -> None:
+        super().__init__(f"{actor} failed on another node: {kind}: {message}")
+        self.actor = actor
+        self.kind = kind
+        self.message = message

@@ -192,8 +192,13 @@ class Leases:
     def holds(self, name: str) -> bool:
         """Whether this node holds ``name`` now; checks the elapsed time FIRST, and drops (and
         reports) the lease if it expired. Call it before handling anything for ``name``."""
-        self.expire()
-        return name in self._held
+        held = self._held.get(name)
+        if held is None:
+            return False
+        if self.clock() - held.renewed_at >= self.settings.valid_for:
+            self._drop(name, held, "expired")
+            return False
+        return True
 
     def revision(self, name: str) -> int | None:
         """The revision of the held lease (a fencing token: it grows with every holder and
@@ -243,6 +248,19 @@ class Leases:
             self._held[name] = _Held(revision, sent)
             return True
         return False
+
+    async def state(self, name: str) -> Literal["held", "released", "free"]:
+        """What the bucket says of ``name`` now: ``"held"`` by some node, ``"released"`` by its
+        last holder (a delete marker, kept until the TTL), or ``"free"`` (never held, or it
+        expired: its holder stopped renewing). Raises :class:`ClusterUnavailable`."""
+        with unavailable_as(f"reading the lease on {name}"):
+            try:
+                await self.kv.get(to_key(name))
+            except KeyDeletedError:
+                return "released"
+            except KeyNotFoundError:
+                return "free"
+        return "held"
 
     async def release(self, name: str) -> None:
         """Give the lease up (graceful hand-over): dropped here first, then deleted in the

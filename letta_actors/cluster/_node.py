@@ -12,14 +12,17 @@ then, every ``renew_interval`` until cancelled, reconciles what it holds with
 A node that died stops renewing: its membership and leases expire after the TTL, the others
 see it gone and acquire its actors. A node that lost its membership (paused past the TTL)
 drops all its leases at once and rejoins if its name is free. Every node must be given the
-same actor names (the same team file). ``drain`` and ``on_acquired`` must not raise: an error
+same actor names (the same team file). ``on_acquired`` may be a coroutine function (it is
+awaited before the pass goes on). ``drain`` and ``on_acquired`` must not raise: an error
 from either ends :meth:`ClusterNode.run` with it (NATS being away only skips a pass).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskStatus
@@ -48,7 +51,7 @@ class ClusterNode:
         actors: Iterable[str],
         *,
         drain: Callable[[str], Awaitable[None]] = _no_drain,
-        on_acquired: Callable[[str], None] | None = None,
+        on_acquired: Callable[[str], Awaitable[None] | None] | None = None,
         on_lost: Callable[[LeaseLoss], None] | None = None,
         clock: Clock = lease_clock,
     ) -> None:
@@ -59,6 +62,12 @@ class ClusterNode:
         self.on_acquired = on_acquired
         self.on_lost = on_lost
         self.membership = Membership(conn, settings, on_lost=self._membership_lost, clock=clock)
+        #: How each actor was found when this node last acquired it: ``"released"`` (handed
+        #: over: its holder deleted the lease) or ``"free"`` (never held, or it expired).
+        self.taken_from: dict[str, Literal["released", "free"]] = {}
+        #: False once :meth:`leave` began: the passes acquire and hand over nothing more.
+        self.placing = True
+        self._pass = anyio.Lock()
         self.leases = Leases.of_node(conn, settings, "leases", on_lost=on_lost, clock=clock)
 
     def owns(self, actor: str) -> bool:
@@ -75,9 +84,11 @@ class ClusterNode:
         await self.leases.open()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Join, then renew and reconcile until cancelled; started after the first pass.
+        """Join (unless :meth:`join` was called), then renew and reconcile until cancelled;
+        started after the first pass.
         Cancelled, it releases nothing (use :meth:`leave` for a graceful exit)."""
-        await self.join()
+        if not self.membership.alive:
+            await self.join()
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.membership.run)
             tg.start_soon(self.leases.run)
@@ -96,6 +107,11 @@ class ClusterNode:
     async def reconcile(self) -> None:
         """One pass: rejoin if the membership lapsed, hand over what belongs elsewhere,
         acquire what belongs here. Raises :class:`ClusterUnavailable` if NATS is away."""
+        async with self._pass:
+            if self.placing:
+                await self._reconcile()
+
+    async def _reconcile(self) -> None:
         if not self.membership.alive:
             try:
                 await self.membership.join()
@@ -110,20 +126,28 @@ class ClusterNode:
                 log.info("node %s hands %s over to %s", self.node, actor, target)
                 await self.drain(actor)
                 await self.leases.release(actor)
-            elif (
-                target == self.node
-                and not self.leases.holds(actor)
-                and await self.leases.acquire(actor)
-                and self.on_acquired is not None
-            ):
-                self.on_acquired(actor)
+            elif target == self.node and not self.leases.holds(actor):
+                previous = await self.leases.state(actor)
+                if previous == "held" or not await self.leases.acquire(actor):
+                    continue
+                self.taken_from[actor] = previous
+                if self.on_acquired is not None:
+                    started = self.on_acquired(actor)
+                    if inspect.isawaitable(started):
+                        await started
 
     async def leave(self) -> None:
-        """Graceful exit: drain and release every actor, then give the name up."""
+        """Graceful exit: stop placing, drain and release every actor, then give the name up
+        (the renewals go on meanwhile if :meth:`run` is running)."""
+        self.placing = False
+        async with self._pass:
+            await self._hand_over_all()
+        await self.membership.leave()
+
+    async def _hand_over_all(self) -> None:
         for actor in self.leases.held():
             await self.drain(actor)
             await self.leases.release(actor)
-        await self.membership.leave()
 
     def _membership_lost(self, loss: LeaseLoss) -> None:
         """Others will take this node's actors: stop handling every one of them now."""

@@ -120,7 +120,13 @@ class ClusterSettings(_Section):
     connect_timeout: float = Field(default=5.0, gt=0.0, le=300.0)
     #: Seconds between reconnection attempts after the connection is lost (it retries forever).
     reconnect_wait: float = Field(default=0.5, gt=0.0, le=60.0)
-    #: Prefix of the key-value buckets (``<prefix>_leases``, ``<prefix>_nodes``).
+    #: Seconds a send to another node may wait for NATS: storing a durable tell, and one
+    #: attempt of an ask before it is sent again (then :class:`ClusterUnavailable` for a tell).
+    send_timeout: float = Field(default=5.0, gt=0.0, le=300.0)
+    #: Seconds between attempts of an ask to an actor nobody owns right now (a failover).
+    retry_interval: float = Field(default=0.05, gt=0.0, le=10.0)
+    #: Prefix of the key-value buckets (``<prefix>_leases``, ``<prefix>_nodes``), the stream
+    #: ``<prefix>_mailboxes`` and the subjects ``<prefix>.tell|ask|mbox.<actor>``.
     bucket_prefix: str = Field(default="letta_actors", pattern=_NAME)
 
     @property

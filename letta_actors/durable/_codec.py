@@ -48,21 +48,32 @@ class Codec:
         self._by_name[name] = model
         self._names[model] = name
 
+    def dump(self, value: Any, recipient: str, where: str = "message") -> Any:
+        """``value`` as JSON-ready data: as it is when plain JSON, else a registered model under
+        its name; ``TypeError`` (naming ``where`` and ``recipient``) for anything else."""
+        name = self._names.get(type(value)) if isinstance(value, BaseModel) else None
+        if name is not None:
+            return {"model": name, "data": value.model_dump(mode="json")}
+        if isinstance(value, BaseModel):
+            raise TypeError(
+                f"{where} to {recipient!r}: {type(value).__qualname__} is not registered with "
+                f"the codec (codec.register({type(value).__qualname__}))"
+            )
+        _check_json(value, recipient, where)
+        return {"json": value}
+
+    def load(self, body: Any) -> Any:
+        """The value :meth:`dump` made ``body`` of; ``KeyError`` for an unknown model name,
+        ``pydantic.ValidationError`` for invalid model data."""
+        if "model" not in body:
+            return body["json"]
+        model = self._by_name.get(body["model"])
+        if model is None:
+            raise KeyError(f"model {body['model']!r} is not registered")
+        return model.model_validate(body["data"])
+
     def encode(self, envelope: Envelope) -> bytes:
         """The envelope's stored form; ``TypeError`` if its payload cannot be stored as is."""
-        payload = envelope.payload
-        name = self._names.get(type(payload)) if isinstance(payload, BaseModel) else None
-        if name is not None:
-            body: Any = {"model": name, "data": payload.model_dump(mode="json")}
-        elif isinstance(payload, BaseModel):
-            raise TypeError(
-                f"message to {envelope.recipient!r}: {type(payload).__qualname__} is not "
-                f"registered with the durable store (store.codec.register"
-                f"({type(payload).__qualname__}))"
-            )
-        else:
-            _check_json(payload, envelope.recipient, "message")
-            body = {"json": payload}
         record = {
             "id": envelope.id,
             "recipient": envelope.recipient,
@@ -70,7 +81,8 @@ class Codec:
             "sent_at": envelope.sent_at,
             "topic": envelope.topic,
             "trace": envelope.trace,
-            "payload": body,
+            "chain": envelope.chain,
+            "payload": self.dump(envelope.payload, envelope.recipient),
         }
         return json.dumps(record, separators=(",", ":")).encode()
 
@@ -78,18 +90,14 @@ class Codec:
         """The envelope stored as ``data``; raises :class:`DecodeError`."""
         try:
             record = json.loads(data)
-            body = record["payload"]
-            model = self._by_name.get(body["model"]) if "model" in body else None
-            if "model" in body and model is None:
-                raise KeyError(f"model {body['model']!r} is not registered")  # noqa: TRY301
-            payload = body["json"] if model is None else model.model_validate(body["data"])
             return Envelope(
                 record["id"],
                 record["recipient"],
-                payload,
+                self.load(record["payload"]),
                 record["sent_at"],
                 record["sender"],
                 record["topic"],
+                chain=tuple(record.get("chain", ())),
                 trace=record["trace"],
             )
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
@@ -119,6 +127,6 @@ def _check_json(value: Any, recipient: str, where: str) -> None:
         return
     raise TypeError(
         f"message to {recipient!r} cannot be stored: {where} has type {kind.__qualname__}; a "
-        f"durable mailbox takes JSON values (str, int, float, bool, None, list, dict with str "
-        f"keys) and registered pydantic models"
+        f"message that crosses a process takes JSON values (str, int, float, bool, None, "
+        f"list, dict with str keys) and registered pydantic models"
     )

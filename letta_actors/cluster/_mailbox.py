@@ -1,0 +1,146 @@
+"""Mailboxes of the actors the cluster places: fenced by the lease, and durable on JetStream.
+
+:class:`ClusterMailbox` hands an envelope to its actor only while this node holds the actor's
+lease, checked at every take (``fast_path`` is off, so the cell never takes around
+:meth:`~ClusterMailbox.get`). A node resumed after a pause past its lease therefore finds out
+before it handles the next message: the envelope is put back and the consumer waits until the
+runtime stops the actor (what is queued is kept for the durable ones, see below).
+
+:class:`StreamMailbox` adds the durable side, for actors placed with ``durable=True``: a tell is
+published to the actor's subject of the JetStream stream (with its id as message id) and
+``tell`` returns once JetStream stored it; it is queued here only when the owner's consumer
+receives it from the stream (:meth:`StreamMailbox.deliver`), so local and remote senders go
+through one ordered stream. It is acknowledged when the cell settles it (handled, or
+dead-lettered after its handling failed); a message whose handling a stop cut short, and
+every message still queued when the actor stops, stays unacknowledged in the stream for the
+next owner. JetStream delivers at most ``capacity`` unacknowledged messages at a time; the
+overflow policy applies to asks; the tells waiting in the stream are bounded by the stream's
+limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Literal, Protocol
+
+import anyio
+
+from ..actors import Envelope, Mailbox, MailboxConfig, cancelled_from_outside
+from ..bus import DEAD_LETTERS_TOPIC
+from ..errors import ActorStopped
+
+
+class ClusterMailbox(Mailbox):
+    """A mailbox that hands out envelopes only while ``owns(name)`` (see the module docstring)."""
+
+    fast_path: ClassVar[bool] = False
+
+    __slots__ = ("_owns",)
+
+    def __init__(
+        self,
+        name: str,
+        config: MailboxConfig,
+        event_factory: Callable[[], anyio.Event],
+        owns: Callable[[str], bool],
+    ) -> None:
+        super().__init__(name, config, event_factory)
+        self._owns = owns
+
+    async def get(self) -> Envelope:
+        """The next envelope, if this node still owns the actor; otherwise the envelope is put
+        back and this waits until the actor is stopped (the stop cancels the wait)."""
+        envelope = await super().get()
+        if self._owns(self.name):
+            return envelope
+        self.put_front(envelope)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Stream(Protocol):
+    """The JetStream side of a :class:`StreamMailbox` (the runtime's transport)."""
+
+    def publish(self, envelope: Envelope) -> Awaitable[None]:
+        """Store ``envelope`` in its recipient's subject; returns once JetStream acknowledged."""
+
+    def ack(self, message: Any) -> None:
+        """Acknowledge a delivered JetStream message (done: it leaves the stream)."""
+
+
+class StreamMailbox(ClusterMailbox):
+    """A durable mailbox on a JetStream stream (see the module docstring)."""
+
+    __slots__ = ("_messages", "_requeued", "_stream")
+
+    def __init__(
+        self,
+        name: str,
+        config: MailboxConfig,
+        event_factory: Callable[[], anyio.Event],
+        owns: Callable[[str], bool],
+        stream: Stream,
+    ) -> None:
+        super().__init__(name, config, event_factory, owns)
+        self._stream = stream
+        #: The JetStream message of each queued (or being handled) envelope.
+        self._messages: dict[Envelope, Any] = {}
+        self._requeued: set[Envelope] = set()
+
+    @staticmethod
+    def stored(envelope: Envelope) -> bool:
+        """Whether ``envelope`` goes through the stream: tells, not asks or notifications."""
+        return envelope.reply_to is None and envelope.topic != DEAD_LETTERS_TOPIC
+
+    def try_put(self, envelope: Envelope) -> bool:
+        return False if self.stored(envelope) else super().try_put(envelope)
+
+    def offer(self, envelope: Envelope) -> Envelope | Literal[False] | None:
+        """As :meth:`Mailbox.offer` for asks; a tell is never queued here (``False``: await
+        :meth:`put`, which publishes it)."""
+        if not self.stored(envelope):
+            return super().offer(envelope)
+        if self.closed:
+            raise ActorStopped(self.name, "is stopping")
+        return False
+
+    async def put(self, envelope: Envelope) -> Envelope | None:
+        """Publish a tell to the stream (returns once stored; never drops one), or queue an
+        ask as :meth:`Mailbox.put`. Raises :class:`ActorStopped` if closed, ``TypeError`` for a
+        payload that cannot be stored, :class:`~letta_actors.cluster.PayloadTooLarge` and
+        :class:`~letta_actors.cluster.ClusterUnavailable` (nothing stored then)."""
+        if not self.stored(envelope):
+            return await super().put(envelope)
+        if self.closed:
+            raise ActorStopped(self.name, "is stopping")
+        await self._stream.publish(envelope)
+        return None
+
+    def deliver(self, envelope: Envelope, message: Any) -> None:
+        """Queue ``envelope``, delivered from the stream as ``message`` (acknowledged when
+        settled); JetStream delivers at most ``capacity`` unacknowledged ones at a time."""
+        self._messages[envelope] = message
+        self._append(envelope)
+
+    def settle(self, envelope: Envelope) -> None:
+        """Acknowledge ``envelope`` in the stream, unless a stop cut its handling short: then it
+        goes back to the head of the queue, unacknowledged."""
+        message = self._messages.get(envelope)
+        if message is None:
+            return
+        if cancelled_from_outside():
+            self._requeued.add(envelope)  # dead-lettered (cancelled) already
+            self.put_front(envelope)
+            return
+        del self._messages[envelope]
+        self._requeued.discard(envelope)
+        self._stream.ack(message)
+
+    def drain(self) -> list[Envelope]:
+        """Remove what is queued (the cell dead-letters it as not processed); the delivered ones
+        stay unacknowledged in the stream, for the next owner or the next start."""
+        items = super().drain()
+        for envelope in items:
+            self._messages.pop(envelope, None)
+        requeued, self._requeued = self._requeued, set()
+        return [e for e in items if e not in requeued]

@@ -1,0 +1,179 @@
+"""ClusterRuntime in one process: two or three systems (nodes) on one real nats-server.
+
+Same API on any node: tells, asks, durable tells reach the actor on whichever node owns it;
+errors come back typed; hand-over on join; failover when a node stops renewing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from letta_actors import Actor, ActorSystem
+from letta_actors.cluster import (
+    ClusterRuntime,
+    ClusterSettings,
+    LocalNatsServer,
+    PayloadTooLarge,
+    Placed,
+    RemoteError,
+)
+
+from ..helpers import wait_until
+from .helpers import DEADLINE, SHORT, settings
+
+pytestmark = pytest.mark.anyio
+
+NAMES = [f"w{i}" for i in range(6)]
+
+
+class Worker(Actor[Any, Any]):
+    """Records what it handled, on which node; answers asks with (node, message)."""
+
+    def __init__(self, node: str, log: list[tuple[str, str, Any, int]], changed: Any) -> None:
+        super().__init__()
+        self.node = node
+        self.log = log
+        self.changed = changed
+
+    async def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise ValueError("boom")
+        envelope = self.envelope
+        attempt = envelope.attempt if envelope is not None else 1
+        self.log.append((self.node, self.name, message, attempt))
+        self.changed()
+        return [self.node, message]
+
+
+class Team:
+    """Nodes in one process; ``log`` collects (node, actor, message, attempt)."""
+
+    def __init__(self, server: LocalNatsServer, durable: bool) -> None:
+        self.server = server
+        self.durable = durable
+        self.log: list[tuple[str, str, Any, int]] = []
+        self._event = anyio.Event()
+        self.runtimes: dict[str, ClusterRuntime] = {}
+        self.stacks: dict[str, AsyncExitStack] = {}
+
+    def changed(self) -> None:
+        self._event.set()
+
+    async def spread(self, *nodes: ClusterRuntime) -> None:
+        """Wait until every actor has an owner and every node owns some (leases and hand-overs
+        happen on the nodes' own schedule: no event to wait on)."""
+
+        def done() -> bool:
+            owned = [n.owned() for n in nodes]
+            return all(owned) and sum(map(len, owned)) == len(NAMES)
+
+        await wait_until(done, timeout=DEADLINE, what="actors spread over the nodes")
+
+    async def wait_for(self, predicate: Any) -> None:
+        with anyio.fail_after(DEADLINE):
+            while not predicate():
+                self._event = anyio.Event()
+                await self._event.wait()
+
+    @asynccontextmanager
+    async def node(self, name: str, **extra: Any) -> AsyncIterator[ClusterRuntime]:
+        s: ClusterSettings = settings(self.server, name, SHORT, **extra)
+        async with ActorSystem(name=name) as system:
+
+            def spawner(actor: str) -> Placed:
+                async def spawn() -> None:
+                    await system.spawn(lambda: Worker(name, self.log, self.changed), name=actor)
+
+                return Placed(spawn=spawn, durable=self.durable)
+
+            async with ClusterRuntime(system, s, {a: spawner(a) for a in NAMES}) as runtime:
+                self.runtimes[name] = runtime
+                try:
+                    yield runtime
+                finally:
+                    self.runtimes.pop(name, None)
+
+
+@pytest.fixture(params=[False, True], ids=["core", "durable"])
+def durable(request: pytest.FixtureRequest) -> bool:
+    value: bool = request.param
+    return value
+
+
+async def test_tell_and_ask_reach_the_owner_from_any_node(
+    nats_server: LocalNatsServer, durable: bool
+) -> None:
+    team = Team(nats_server, durable)
+    async with team.node("n1") as n1, team.node("n2") as n2:
+        await team.spread(n1, n2)
+        owners = await n1.owners()
+        assert set(owners.values()) == {"n1", "n2"}
+        for actor in NAMES:
+            for sender in (n1, n2):
+                reply = await sender.system.ref(actor).ask(f"hi from {sender.node_name}")
+                assert reply == [owners[actor], f"hi from {sender.node_name}"]
+        for i in range(20):
+            await n1.system.ref(NAMES[0]).tell(i)
+        await team.wait_for(lambda: sum(1 for e in team.log if e[1] == NAMES[0]) >= 22)
+        told = [e[2] for e in team.log if e[1] == NAMES[0] and isinstance(e[2], int)]
+        assert told == list(range(20)), "one sender's tells arrive once each, in order"
+        remote = next(a for a in NAMES if owners[a] == "n2")
+        with pytest.raises(RemoteError, match="ValueError: boom"):
+            await n1.system.ref(remote).ask("boom")
+        assert n1.stats.remote_sends > 0 and n2.stats.remote_received > 0
+
+
+async def test_a_payload_that_cannot_travel_is_refused_at_the_send(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=True)
+    async with team.node("n1") as n1, team.node("n2") as n2:
+        await team.spread(n1, n2)
+        remote = n2.owned()[0]
+        with pytest.raises(TypeError, match="cannot be stored"):
+            await n1.system.ref(remote).tell({1: "int key"})
+        with pytest.raises(PayloadTooLarge):
+            await n1.system.ref(remote).tell("x" * (n1.conn.max_payload + 1))
+
+
+async def test_a_joining_node_takes_its_share_by_hand_over(nats_server: LocalNatsServer) -> None:
+    team = Team(nats_server, durable=True)
+    async with team.node("n1") as n1:
+        await team.spread(n1)
+        for i, actor in enumerate(NAMES):
+            await n1.system.ref(actor).tell(i)
+        async with team.node("n2") as n2:
+            await team.spread(n1, n2)
+            for i, actor in enumerate(NAMES):
+                await n2.system.ref(actor).tell(100 + i)
+            await team.wait_for(lambda: len(team.log) >= 2 * len(NAMES))
+            assert n1.stats.handovers > 0
+        counts: dict[Any, int] = {}
+        for entry in team.log:
+            counts[entry[2]] = counts.get(entry[2], 0) + 1
+        assert all(n == 1 for n in counts.values()), f"handled twice: {counts}"
+
+
+async def test_a_node_that_stops_renewing_fails_over_and_its_durable_messages_follow(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=True)
+    async with team.node("n1") as n1:
+        async with team.node("n2") as n2:
+            await team.spread(n1, n2)
+            victim = n2.owned()[0]
+            # n2 "dies": its connection goes away without releasing anything.
+            await n2.conn.client.close()
+            for i in range(5):
+                await n1.system.ref(victim).tell(f"after-{i}")
+            await team.wait_for(
+                lambda: sum(1 for e in team.log if e[0] == "n1" and e[1] == victim) >= 5
+            )
+            assert n1.stats.failovers >= 1
+        got = [e[2] for e in team.log if e[1] == victim]
+        assert got == [f"after-{i}" for i in range(5)]
