@@ -11,7 +11,7 @@ from benchmarks._core import SECTIONS, RunConfig, SectionResult, section
 
 SECTION_MODULES = (
     "tell", "ask", "spawn", "restart", "metrics", "tracing", "scale", "letta_fanout",
-    "cluster_baseline",
+    "cluster_baseline", "cluster_failover",
 )  # fmt: skip
 
 for _name in SECTION_MODULES:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import DecodeError, StoreError
-from ..team import ConfigError, load_config
+from ..team import NODE_ENV, ConfigError, load_config
 from .client import DEFAULT_URL, TOKEN_VAR, URL_VAR, ApiError, Client
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop (%(default)s)"
+    )
+    run.add_argument(
+        "--node",
+        help=f"this node's name in cluster mode (overrides ${NODE_ENV} and [cluster] node)",
     )
 
     check = sub.add_parser("check", help="validate a team file; print the team and link graph")
@@ -141,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         daemon = Daemon(
-            Team(config, base_dir=path.parent.resolve()),
+            Team(config, base_dir=path.parent.resolve(), node=args.node),
             host=args.host,
             port=args.port,
             ready_file=args.ready_file,

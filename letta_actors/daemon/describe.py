@@ -3,7 +3,7 @@ its link graph, its topics and workflows."""
 
 from __future__ import annotations
 
-from ..team import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from ..team import NODE_ENV, LettaAgentConfig, PythonAgentConfig, TeamConfig
 
 ROOT = "root"
 
@@ -48,6 +48,44 @@ def link_graph(config: TeamConfig) -> list[str]:
     return [f"{a} -> {', '.join(sorted(b))}" for a, b in out.items()]
 
 
+def cluster(config: TeamConfig) -> list[str]:
+    """The ``[cluster]`` settings (secrets are never in them: only their variables' names),
+    and which agents have durable mailboxes; nothing outside cluster mode."""
+    if config.cluster is None:
+        return []
+    section = config.cluster
+    settings = section.settings(section.node or "-", env={})
+    if section.node:
+        node = f"{section.node} (from the file; --node or ${NODE_ENV} override it)"
+    else:
+        node = f"given at start: --node NAME or ${NODE_ENV}"
+    if settings.user_env:
+        credentials = f"user from ${settings.user_env}, password from ${settings.password_env}"
+    elif settings.token_env:
+        credentials = f"token from ${settings.token_env}"
+    elif settings.creds_file_env:
+        credentials = f"creds file from ${settings.creds_file_env}"
+    else:
+        insecure = settings.allow_insecure_remote
+        credentials = "none (allow_insecure_remote)" if insecure else "none"
+    leases = settings.leases
+    tls = settings.tls
+    durable = [name for name in config.agents if config.durable(name)]
+    return [
+        "",
+        "cluster:",
+        f"  nats_url: {settings.nats_url}",
+        f"  node: {node}",
+        f"  credentials: {credentials}",
+        "  tls: " + ("none" if tls is None else tls.model_dump_json(exclude_none=True)),
+        f"  leases: ttl {leases.ttl:g} s, renewed every {leases.renew_every:g} s, "
+        f"margin {leases.safety:g} s",
+        f"  connect_timeout {settings.connect_timeout:g} s, reconnect_wait "
+        f"{settings.reconnect_wait:g} s, buckets {settings.bucket_prefix}_*",
+        f"  durable mailboxes (JetStream): {', '.join(durable) or '(none)'}",
+    ]
+
+
 def describe(config: TeamConfig) -> str:
     """Everything ``check`` prints for a valid file."""
     enforced = "enforced" if config.team.enforce_links else "not enforced"
@@ -72,4 +110,5 @@ def describe(config: TeamConfig) -> str:
     lines += ["", f"api: {api.host}:{api.port} ({auth})" if api.enabled else "api: disabled"]
     if config.letta_agents():
         lines.append(f"letta: {config.letta.base_url}")
+    lines += cluster(config)
     return "\n".join(lines)

@@ -96,6 +96,10 @@ class Daemon:
         self.port = config.api.port if port is None else port
         self.ready_file = ready_file
         self.backend = backend
+        if backend != "asyncio" and config.cluster is not None:
+            raise StartupRefused(
+                f"cluster mode needs asyncio (nats-py is asyncio-only): not --backend {backend}"
+            )
         self.token = api_token(config, self.team.env, self.host)
         api = config.api
         self.limits = HttpLimits(

@@ -11,7 +11,7 @@ the daemon (:mod:`letta_actors.daemon`: HTTP API, console, CLI) is built on it, 
 reverse. See ``docs/embedding.md``.
 """
 
-from .config import LettaAgentConfig, PythonAgentConfig, TeamConfig
+from .config import NODE_ENV, ClusterSection, LettaAgentConfig, PythonAgentConfig, TeamConfig
 from .factories import letta_factory, python_factories
 from .loader import ConfigError, ConfigIssue, load_config, parse_config
 from .runs import RunEntry, RunStore
@@ -26,7 +26,9 @@ from .team import (
 from .workflows import Workflow
 
 __all__ = [
+    "NODE_ENV",
     "Abandoned",
+    "ClusterSection",
     "ConfigError",
     "ConfigIssue",
     "LettaAgentConfig",

@@ -7,14 +7,19 @@ Secrets are never written in the file: it names the environment variables that h
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 from collections.abc import Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -28,6 +33,9 @@ from ..supervisors import Backoff, Intensity, RestartType, Strategy
 from ..tracing import INSTALL_HINT
 from ..tracing import available as tracing_available
 from .workflows import Workflow
+
+if TYPE_CHECKING:
+    from ..cluster import ClusterSettings
 
 #: Actor, supervisor and workflow names: what a URL path segment and a log field can hold.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -115,6 +123,8 @@ class _AgentBase(_Section):
     shutdown: float | None = Field(default=None, gt=0)
     max_attempts: int = Field(default=1, ge=1, le=100)
     subscribe: tuple[str, ...] = ()
+    #: Whether a tell to it is stored before it returns (see :meth:`TeamConfig.durable`).
+    durable: bool | None = None
 
 
 if TYPE_CHECKING:  # read the AgentSpec fields with ``spec()``
@@ -267,6 +277,70 @@ class TracingSection(_Section):
         return self
 
 
+#: The environment variable naming this node when ``--node`` does not.
+NODE_ENV = "LETTA_ACTORS_NODE"
+CLUSTER_HINT = "cluster mode needs the cluster extra: pip install 'letta-actors[cluster]'"
+
+
+def cluster_module() -> ModuleType:
+    """:mod:`letta_actors.cluster`, imported now; :class:`ValueError` saying how to install it
+    when the ``cluster`` extra (nats-py) is missing."""
+    try:
+        return importlib.import_module("..cluster", __package__)
+    except ImportError as exc:
+        raise ValueError(f"{CLUSTER_HINT} ({exc})") from None
+
+
+class ClusterSection(_Section):
+    """``[cluster]``: the team runs as one node of a cluster over NATS JetStream
+    (``docs/cluster.md``). Its fields are :class:`~letta_actors.cluster.ClusterSettings`'
+    (``nats_url``, credentials by variable name, ``leases``, ``tls``...), checked by it when the
+    file is loaded (which needs the ``cluster`` extra). ``node`` may be left out: the file is
+    the same on every node, and :meth:`settings` takes the name from ``--node`` or
+    ``$LETTA_ACTORS_NODE`` first."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    node: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The section's fields as written (``node`` only if given)."""
+        given = {} if self.node is None else {"node": self.node}
+        return {**(self.model_extra or {}), **given}
+
+    def settings(
+        self, node: str | None = None, env: Mapping[str, str] | None = None
+    ) -> ClusterSettings:
+        """The settings of the node named ``node`` (``letta-actors run --node``), else
+        ``$LETTA_ACTORS_NODE`` in ``env`` (default ``os.environ``), else ``node`` in the file.
+        Raises :class:`~letta_actors.cluster.ClusterConfigError` when no name is given anywhere
+        or the name is invalid."""
+        cluster = cluster_module()
+        env = os.environ if env is None else env
+        name = node or env.get(NODE_ENV) or self.node
+        if not name:
+            raise cluster.ClusterConfigError(
+                f"cluster mode needs this node's name: pass --node NAME to 'letta-actors run', "
+                f'or set {NODE_ENV} (or write node = "NAME" in [cluster])'
+            )
+        try:
+            settings: ClusterSettings = cluster.ClusterSettings.model_validate(
+                {**self.fields(), "node": name}
+            )
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"] for e in exc.errors())
+            raise cluster.ClusterConfigError(f"node name {name!r}: {problems}") from None
+        return settings
+
+
+def _checked_cluster(section: ClusterSection) -> ClusterSection:
+    """Validate the section as :class:`ClusterSettings` (errors at ``cluster.<field>``), with a
+    stand-in node name when the file leaves it out."""
+    fields = {"node": "node", **section.fields()}
+    cluster_module().ClusterSettings.model_validate(fields)
+    return section
+
+
 class TeamConfig(_Section):
     """A whole team file. Agents, supervisors and workflows are tables keyed by name, in the
     file's order (agents start in that order and stop in reverse)."""
@@ -284,6 +358,7 @@ class TeamConfig(_Section):
     logging: LoggingSection = LoggingSection()
     tracing: TracingSection = TracingSection()
     store: StoreSection | None = None  # durable mailboxes and runs: letta_actors.durable
+    cluster: Annotated[ClusterSection, AfterValidator(_checked_cluster)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -296,6 +371,39 @@ class TeamConfig(_Section):
             }
             data = {**data, "agents": agents}
         return data
+
+    @model_validator(mode="after")
+    def _durability(self) -> TeamConfig:
+        """``[store]`` and ``[cluster]`` exclude each other; outside cluster mode an agent's
+        ``durable`` must say what ``[store]`` does."""
+        if self.cluster is not None and self.store is not None:
+            raise ValueError(
+                "[store] and [cluster] do not go together: a cluster keeps durable mailboxes "
+                "in JetStream, shared by every node, not in one node's file (remove [store]; "
+                "choose durable agents with durable = true / false)"
+            )
+        if self.cluster is None:
+            wrong = [
+                f"agents.{name}.durable = {str(agent.durable).lower()}"
+                for name, agent in self.agents.items()
+                if agent.durable is not None and agent.durable != self.durable(name)
+            ]
+            if wrong:
+                raise ValueError(
+                    f"{', '.join(wrong)}: without [cluster], [store] decides which agents are "
+                    "durable (store.actors, default all): list them there, or drop durable"
+                )
+        return self
+
+    def durable(self, name: str) -> bool:
+        """Whether a tell to agent ``name`` is stored before it returns. In cluster mode: its
+        ``durable``, by default true for Letta agents and false for Python ones (a JetStream
+        stream). Otherwise: whether ``[store]`` covers it (its ``actors``, default all)."""
+        agent = self.agents[name]
+        if self.cluster is not None:
+            return agent.durable if agent.durable is not None else agent.kind == "letta"
+        store = self.store
+        return store is not None and (store.actors is None or name in store.actors)
 
     def letta_agents(self) -> dict[str, LettaAgentConfig]:
         return {n: a for n, a in self.agents.items() if isinstance(a, LettaAgentConfig)}

@@ -33,9 +33,11 @@ from ..supervisors import DynamicSupervisor
 from ..system import ActorSystem
 from .config import LettaAgentConfig, TeamConfig, TracingSection
 from .factories import ActorFactory, letta_factory, python_factories
+from .loader import ConfigError, ConfigIssue
 from .runs import RunEntry, RunStore, open_store
 
 if TYPE_CHECKING:
+    from ..cluster import ClusterSettings
     from ..tracing import SystemTracing
 
 log = logging.getLogger("letta_actors.daemon")
@@ -72,8 +74,25 @@ def trace_team(
     return install_tracing(system, endpoint=section.endpoint, service_name=name)
 
 
+def _cluster_settings(
+    config: TeamConfig, node: str | None, env: Mapping[str, str]
+) -> ClusterSettings | None:
+    """This node's cluster settings (None outside cluster mode); :class:`ConfigError` when it
+    has no valid name, or when ``node`` is given to a team without ``[cluster]``."""
+    if config.cluster is None:
+        if node is None:
+            return None
+        issue = f"node {node!r} is given, but the team file has no [cluster] section"
+        raise ConfigError("<team>", [ConfigIssue("cluster", issue)])
+    try:
+        return config.cluster.settings(node, env)
+    except ValueError as exc:
+        raise ConfigError("<team>", [ConfigIssue("cluster.node", str(exc))]) from None
+
+
 class Team:
-    """A running team (see the module docstring). ``env`` supplies the secrets' variables."""
+    """A running team (see the module docstring). ``env`` supplies the secrets' variables;
+    ``node`` names this node in cluster mode (else ``$LETTA_ACTORS_NODE``, else the file's)."""
 
     def __init__(
         self,
@@ -82,10 +101,12 @@ class Team:
         base_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
         factories: Mapping[str, ActorFactory] | None = None,
+        node: str | None = None,
     ) -> None:
         self.config = config
         self.base_dir = base_dir
         self.env = os.environ if env is None else env
+        self.cluster_settings = _cluster_settings(config, node, self.env)
         self._factories = dict(factories) if factories is not None else None
         self.runs = RunStore(config.api.max_runs_kept)
         self.accepting = False
@@ -295,11 +316,10 @@ class Team:
             await self.system.bus.tell(name, message, message_id=message_id)
 
     def durable(self, agent: str) -> bool:
-        """Whether a tell to ``agent`` is stored before it returns (``[store]`` gives it a
-        durable mailbox: it survives a killed process) or lives in memory only."""
-        store = self.config.store
-        name = self._agent(agent)
-        return store is not None and (store.actors is None or name in store.actors)
+        """Whether a tell to ``agent`` is stored before it returns (a ``[store]`` mailbox, or
+        a JetStream stream in cluster mode: it survives a killed process) or lives in memory
+        only (:meth:`TeamConfig.durable`)."""
+        return self.config.durable(self._agent(agent))
 
     def start_run(self, workflow: str, message: Any) -> RunEntry:
         """Start a declared workflow in the background; its entry tracks it to the end."""
