@@ -265,16 +265,25 @@ class LettaAgent(Actor):
                 self.render(message), otid, builder, look_first=look_first
             )
         except BaseException as exc:
-            # Cancelled, or the asker gave up (a cancellation may also surface as a transport
-            # error or inside an exception group): the Letta run is abandoned.
-            reply = self.envelope.reply_to if self.envelope is not None else None
-            if isinstance(exc, anyio.get_cancelled_exc_class()) or (
-                reply is not None and reply.abandoned
-            ):
+            if self._run_abandoned(exc):
                 await self._cancel_run()
             raise
         builder.reply.latency = time.perf_counter() - started
         return builder.reply
+
+    def _run_abandoned(self, exc: BaseException) -> bool:
+        """Whether the Letta run of the current message is abandoned after ``exc``: the asker
+        gave up, or the handling was cancelled (a cancellation may also surface as a transport
+        error or inside an exception group). Not when cancelled with a str envelope id: the
+        actor is being stopped (e.g. its node lost the actor's lease) and the message may be
+        redelivered, to be looked up by its otid; a run marked cancelled would read as "never
+        arrived" (Letta without Redis only marks it, the run goes on) and be sent twice."""
+        envelope = self.envelope
+        if envelope is None:
+            return isinstance(exc, anyio.get_cancelled_exc_class())
+        if envelope.reply_to is not None and envelope.reply_to.abandoned:
+            return True
+        return isinstance(exc, anyio.get_cancelled_exc_class()) and isinstance(envelope.id, int)
 
     async def _cancel_run(self) -> None:
         """Best effort: ask Letta to cancel the agent's run (shielded, short timeout)."""
