@@ -2,7 +2,8 @@
 
 The routes raise (the team's errors, the runtime's, and the three of this module); the
 handlers of :func:`exception_handlers` answer with the body ``{"error": code, "detail": ...}``
-(:class:`~.models.ErrorBody`), as :data:`ANSWERS` says. Requests FastAPI refuses (invalid
+(:class:`~.models.ErrorBody`), as :data:`ANSWERS` says (:func:`cluster_answers` in cluster
+mode). Requests FastAPI refuses (invalid
 body: 422 ``invalid_request``; unknown path, method: 404, 405) answer in the same shape; any
 other exception is a 500 ``internal_error``, logged with its traceback.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request
@@ -96,13 +97,37 @@ ANSWERS: dict[type[Exception], Answer] = {
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
 
-def answered(exc: BaseException) -> bool:
-    """Whether :data:`ANSWERS` has an answer for ``exc``."""
-    return isinstance(exc, tuple(ANSWERS))
+Answers = Mapping[type[Exception], Answer]
+
+
+def cluster_answers() -> dict[type[Exception], Answer]:
+    """:data:`ANSWERS` and cluster mode's errors (imported now: the ``cluster`` extra): NATS
+    away 503 with ``Retry-After``, a message over NATS's ``max_payload`` 413."""
+    from ..cluster import ClusterUnavailable, PayloadTooLarge
+
+    return {
+        **ANSWERS,
+        ClusterUnavailable: Answer(
+            503, "cluster_unavailable", retry=True, warning="cluster unavailable"
+        ),
+        PayloadTooLarge: Answer(413, "body_too_large"),
+    }
+
+
+def answers_of(request: Request) -> Answers:
+    """The answers of the app serving ``request`` (:func:`exception_handlers`)."""
+    answers: Answers = request.app.state.answers
+    return answers
+
+
+def answered(exc: BaseException, answers: Answers = ANSWERS) -> bool:
+    """Whether ``answers`` has an answer for ``exc``."""
+    return isinstance(exc, tuple(answers))
 
 
 async def _answer(request: Request, exc: Exception) -> Response:
-    answer = next(ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS)
+    answers = answers_of(request)
+    answer = next(answers[kind] for kind in type(exc).__mro__ if kind in answers)
     team: Team = request.app.state.team
     if answer.refused:
         team.refused_at_stop += 1
@@ -135,10 +160,11 @@ async def _internal(request: Request, exc: Exception) -> Response:
 Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
 
 
-def exception_handlers() -> dict[int | type[Exception], Handler]:
-    """The handlers for ``FastAPI(exception_handlers=...)``: :data:`ANSWERS`, invalid requests,
-    Starlette's own answers, and the 500 for anything else."""
-    handlers: dict[int | type[Exception], Handler] = dict.fromkeys(ANSWERS, _answer)
+def exception_handlers(answers: Answers = ANSWERS) -> dict[int | type[Exception], Handler]:
+    """The handlers for ``FastAPI(exception_handlers=...)``: ``answers`` (kept in the app's
+    ``state.answers``), invalid requests, Starlette's own answers, and the 500 for anything
+    else."""
+    handlers: dict[int | type[Exception], Handler] = dict.fromkeys(answers, _answer)
     handlers[RequestValidationError] = _invalid
     handlers[HTTPException] = _http_error
     handlers[Exception] = _internal

@@ -4,9 +4,10 @@
 Every error has the JSON body ``{"error": code, "detail": ...}``: a body that cannot be parsed
 400, missing or wrong bearer token 401, unknown agent, workflow or run 404, body not sent in
 time 408, body too large 413, invalid body 422 (a string with a lone surrogate included: it
-could not be stored or answered), mailbox full, too many requests in progress or team stopping
-503 with ``Retry-After``, ask timeout 504, the agent's own failure 502. The OpenAPI schema
-declares all of them, the bearer scheme, and the bounds the server enforces.
+could not be stored or answered), mailbox full, too many requests in progress, team stopping
+or (cluster mode) NATS away 503 with ``Retry-After``, ask timeout 504, the agent's own failure
+502. The OpenAPI schema declares all of them, the bearer scheme, and the bounds the server
+enforces.
 
 The parts: :mod:`.routes` (the routes), :mod:`.answers` (exception → HTTP answer),
 :mod:`.models` (bodies), :mod:`.openapi` (the schema completed), :mod:`.middleware` (token,
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from ..team import Team
-from .answers import SafeJSONResponse, exception_handlers
+from .answers import ANSWERS, SafeJSONResponse, cluster_answers, exception_handlers
 from .console import mount_console
 from .middleware import (
     ASGIApp,
@@ -58,14 +59,16 @@ def create_app(team: Team, *, token: str | None = None) -> ASGIApp:
     """The API of ``team`` (which the caller starts and stops), wrapped in the body limit and,
     when ``token`` is given, the bearer-token check."""
     config = team.config
+    answers = ANSWERS if config.cluster is None else cluster_answers()
     api = FastAPI(
         title=f"letta-actors: {config.team.name}",
         version="1",
         description="Talk to a running team of actors: ask agents, run workflows, watch them.",
         default_response_class=SafeJSONResponse,
-        exception_handlers=exception_handlers(),
+        exception_handlers=exception_handlers(answers),
     )
     api.state.team = team
+    api.state.answers = answers
     api.state.token_required = token is not None
     api.include_router(router)
     metrics = Route("/metrics", MetricsEndpoint(team), methods=["GET"], include_in_schema=False)

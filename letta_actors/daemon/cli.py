@@ -89,7 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--quiet", action="store_true", help="no live progress")
     _client_options(flow)
 
-    status = sub.add_parser("status", help="show a running daemon's actors and readiness")
+    status = sub.add_parser(
+        "status",
+        help="show a running daemon's actors and readiness (in cluster mode: the nodes and "
+        "which node owns which agent)",
+    )
     _client_options(status)
 
     for name, command in _commands().items():
@@ -161,6 +165,16 @@ def _run(args: argparse.Namespace) -> int:
     except (StoreError, DecodeError) as exc:  # [store]: locked by another process, unreadable
         print(f"{path}: [store] {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:
+        if config.cluster is None:
+            raise
+        from ..cluster import ClusterError  # installed: the file's [cluster] was checked
+
+        if not isinstance(exc, ClusterError):
+            raise
+        # NATS unreachable: a failure at run time; a name taken, a variable unset: the config.
+        print(f"{path}: [cluster] {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, ConnectionError) else EXIT_CONFIG
 
 
 def _send(client: Client, args: argparse.Namespace) -> int:
@@ -236,6 +250,13 @@ def _status(client: Client) -> int:
     print(f"{client.url}: {'ready' if ready else 'NOT ready'}")
     for item in report.get("not_running", []) if isinstance(report, dict) else []:
         print(f"  not running: {item}")
+    cluster = client.cluster()
+    if cluster is not None:
+        print(f"node {cluster['node']}; live nodes: {', '.join(cluster['nodes'])}")
+        print(f"{'agent':<24}owner")
+        for agent, owner in cluster["owners"].items():
+            print(f"{agent:<24}{owner or '(none now)'}")
+        print()
     rows = client.actors()
     print(f"{'actor':<24}{'kind':<12}{'state':<12}{'mailbox':>10}{'restarts':>10}  working on")
     for a in rows:

@@ -76,6 +76,15 @@ class Client:
     def team(self) -> Any:
         return self._call("GET", "/v1/team")
 
+    def cluster(self) -> Any:
+        """The daemon's view of the cluster; None for a team in one process."""
+        try:
+            return self._call("GET", "/v1/cluster")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def ready(self) -> tuple[bool, Any]:
         try:
             return True, self._call("GET", "/readyz")

@@ -72,9 +72,9 @@ class TellResponse(BaseModel):
     durable: bool = Field(
         default=False,
         description="True when the message was stored (the team file's [store] gives the "
-        "agent a durable mailbox) before this answer: it is handled even if the process is "
-        "killed first. False: it lives in memory only, and is lost if the process is killed "
-        "(SIGKILL) before the agent handles it.",
+        "agent a durable mailbox; in cluster mode, a JetStream stream) before this answer: it "
+        "is handled even if the process is killed first. False: it lives in memory only, and "
+        "is lost if the process is killed (SIGKILL) before the agent handles it.",
     )
 
 
@@ -102,6 +102,20 @@ class ActorStatus(BaseModel):
     processed: int
     failed: int
     working_on: str | None
+    node: str | None = Field(
+        default=None, description="In cluster mode, the node this actor runs on (this one)."
+    )
+
+
+class ClusterStatus(BaseModel):
+    """Cluster mode: who this node is, which nodes are live, who owns which agent."""
+
+    node: str = Field(description="This node's name.")
+    ready: bool = Field(description="Joined, and its first placement pass done.")
+    nodes: list[str] = Field(description="The live nodes' names.")
+    owners: dict[str, str | None] = Field(
+        description="Every declared agent and the node that owns it (null: between owners)."
+    )
 
 
 class ErrorBody(BaseModel):

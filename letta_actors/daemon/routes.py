@@ -15,19 +15,20 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from ..team import RunEntry, Team, TeamConfig
-from .answers import AgentFailed, NoRoom, SafeJSONResponse, answered
+from ..team import NotAccepting, RunEntry, Team, TeamConfig
+from .answers import AgentFailed, NoRoom, SafeJSONResponse, answered, answers_of
 from .deps import TeamDep, find_run
 from .middleware import AUTHENTICATED
 from .models import (
     ActorStatus,
     AskRequest,
     AskResponse,
+    ClusterStatus,
     ErrorBody,
     RunRequest,
     RunSummary,
@@ -129,6 +130,22 @@ async def actors(team: TeamDep) -> list[dict[str, Any]]:
     return team.actors() if team.started else []
 
 
+@router.get(
+    "/v1/cluster",
+    tags=["team"],
+    response_model=ClusterStatus,
+    responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+)
+async def cluster(team: TeamDep) -> Any:
+    """Cluster mode: this node, the live nodes and the node that owns each declared agent (404
+    for a team in one process)."""
+    if team.config.cluster is None:
+        raise HTTPException(404, "the team runs in one process: its file has no [cluster]")
+    if not team.started:
+        raise NotAccepting("the team is not running")
+    return await team.placement()
+
+
 @router.post(
     "/v1/agents/{agent}/ask",
     tags=["messages"],
@@ -150,7 +167,7 @@ async def ask(agent: str, body: AskRequest, request: Request, team: TeamDep) -> 
     try:
         reply = await team.ask(agent, body.message, timeout=body.timeout, message_id=mid)
     except Exception as exc:
-        if answered(exc):
+        if answered(exc, answers_of(request)):
             raise
         raise AgentFailed(exc) from exc
     latency = time.monotonic() - started
@@ -169,10 +186,10 @@ async def ask(agent: str, body: AskRequest, request: Request, team: TeamDep) -> 
 
 @_accepted("/v1/agents/{agent}/tell", "messages", TellResponse)
 async def tell(agent: str, body: TellRequest, request: Request, team: TeamDep) -> Any:
-    """Queue a message for an agent without waiting for its handling. Queued means in
-    memory unless ``durable: true`` (a ``[store]`` mailbox): a message not yet handled is
-    lost if the process is killed; a graceful stop drains it or reports it as a dead letter
-    by ``message_id``."""
+    """Queue a message for an agent (on any node, in cluster mode) without waiting for its
+    handling. Queued means in memory unless ``durable: true`` (a ``[store]`` mailbox, or a
+    JetStream stream in cluster mode): a message not yet handled is lost if the process is
+    killed; a graceful stop drains it or reports it as a dead letter by ``message_id``."""
     cid, mid = _correlation(request), uuid.uuid4().hex
     try:
         with anyio.fail_after(team.config.api.max_ask_timeout):

@@ -9,6 +9,13 @@ draining their mailboxes within ``team.shutdown_timeout``.
 The daemon's HTTP API and embedding applications use the same object: :meth:`ask`,
 :meth:`tell`, :meth:`start_run`, :meth:`actors`, :meth:`readiness`, and for a graceful stop
 :meth:`stop_accepting` then :meth:`wait_idle`.
+
+With a ``[cluster]`` section (``docs/cluster.md``) the team is one node of a cluster: every
+node spawns the supervisors and declares the links and topics, then enters the cluster runtime,
+which spawns only the agents this node owns (and moves them on hand-over and failover).
+:meth:`ask` and :meth:`tell` reach a declared agent on any node; :meth:`placement` tells which
+node owns which; :meth:`readiness` waits for the node's first placement pass. Leaving drains
+and hands over this node's agents before the system stops.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -37,7 +44,7 @@ from .loader import ConfigError, ConfigIssue
 from .runs import RunEntry, RunStore, open_store
 
 if TYPE_CHECKING:
-    from ..cluster import ClusterSettings
+    from ..cluster import ClusterRuntime, ClusterSettings
     from ..tracing import SystemTracing
 
 log = logging.getLogger("letta_actors.daemon")
@@ -90,6 +97,23 @@ def _cluster_settings(
         raise ConfigError("<team>", [ConfigIssue("cluster.node", str(exc))]) from None
 
 
+def _cluster_runtime(
+    system: ActorSystem,
+    settings: ClusterSettings,
+    spawners: Mapping[str, Callable[[], Awaitable[None]]],
+    config: TeamConfig,
+    env: Mapping[str, str],
+) -> ClusterRuntime:
+    """The cluster runtime placing every declared agent (durable as :meth:`TeamConfig.durable`
+    says; credentials read from ``env``); imported here: only cluster mode needs the extra."""
+    from ..cluster import ClusterRuntime, Placed
+
+    placed = {
+        name: Placed(spawn=spawn, durable=config.durable(name)) for name, spawn in spawners.items()
+    }
+    return ClusterRuntime(system, settings, placed, environ=env)
+
+
 class Team:
     """A running team (see the module docstring). ``env`` supplies the secrets' variables;
     ``node`` names this node in cluster mode (else ``$LETTA_ACTORS_NODE``, else the file's)."""
@@ -113,6 +137,8 @@ class Team:
         self.started = False
         self.connection: LettaConnection | None = None
         self.metrics: SystemMetrics | None = None
+        #: In cluster mode, once started: this node's share of the cluster.
+        self.runtime: ClusterRuntime | None = None
         self._system: ActorSystem | None = None
         self._tg: TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
@@ -165,54 +191,97 @@ class Team:
                 await open_store(stack, config.store, system, self.runs, config.agents,
                                  self.base_dir)  # fmt: skip
             self._system = await stack.enter_async_context(system)
+            # In cluster mode the runtime is left after the runs (below): it drains and hands
+            # over this node's agents, then leaves the cluster.
+            await self._populate(stack, factories)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.push_async_callback(self.cancel_runs)  # runs first, then the task group
-            await self._populate(factories)
             if config.metrics.enabled:
                 self.metrics = SystemMetrics(self.system, labels=config.metrics.labels)
                 stack.callback(self.metrics.close)
         except BaseException:
+            self.runtime = None
             await stack.aclose()
             raise
         self._stack = stack
         self.started = self.accepting = True
-        log.info("team %r started: %d agents", config.team.name, len(config.agents))
+        if self.runtime is None:
+            log.info("team %r started: %d agents", config.team.name, len(config.agents))
+        else:
+            owned = self.runtime.owned()
+            log.info(
+                "team %r started as node %s: owns %d of %d agents (%s)",
+                config.team.name, self.runtime.node_name, len(owned), len(config.agents),
+                ", ".join(owned) or "none yet",
+            )  # fmt: skip
         return self
 
-    async def _populate(self, factories: Mapping[str, ActorFactory]) -> None:
+    async def _populate(self, stack: AsyncExitStack, factories: Mapping[str, ActorFactory]) -> None:
+        """Links, supervisors, agents (in file order) and topic subscriptions. In cluster mode
+        every node declares them all, and enters the cluster runtime on ``stack``: it spawns the
+        agents this node owns, when it acquires them."""
         config, system = self.config, self.system
         for link in config.links:
             system.bus.link(link.source, link.target, both_ways=link.both_ways)
-        for name, sup in config.supervisors.items():
+        await self._spawn_supervisors()
+        spawners = {name: self._spawner(name, factories) for name in config.agents}
+        if self.cluster_settings is None:
+            for name, spawn in spawners.items():
+                await spawn()
+                self._subscribe(config.agents[name].subscribe, [name])
+        else:  # every node routes a topic to its subscribers, wherever they run
+            for name, agent in config.agents.items():
+                self._subscribe(agent.subscribe, [name])
+        for topic, names in config.topics.items():
+            self._subscribe([topic], names)
+        if self.cluster_settings is not None:
+            self.runtime = await stack.enter_async_context(
+                _cluster_runtime(system, self.cluster_settings, spawners, config, self.env)
+            )
+
+    def _subscribe(self, topics: Iterable[str], names: Iterable[str]) -> None:
+        for topic in topics:
+            for name in names:
+                self.system.bus.subscribe(topic, name)
+
+    async def _spawn_supervisors(self) -> None:
+        """The supervisors of the file, on every node (its agents are spawned into them)."""
+        for name, sup in self.config.supervisors.items():
             # Its agents are spawned into it at run time: a DynamicSupervisor keeps their specs,
             # so a restart by its parent (after it gave up) starts them again.
             supervisor = DynamicSupervisor(
                 strategy=sup.strategy, intensity=sup.intensity, backoff=sup.backoff
             )
-            await system.spawn(supervisor, name=name, supervisor=sup.parent)
-        for name, agent in config.agents.items():
-            factory: ActorFactory
-            if isinstance(agent, LettaAgentConfig):
-                assert self.connection is not None
-                factory = letta_factory(config, name, self.connection)
-            else:
-                factory = factories[name]
-            await system.spawn(
+            await self.system.spawn(supervisor, name=name, supervisor=sup.parent)
+
+    def _spawner(
+        self, name: str, factories: Mapping[str, ActorFactory]
+    ) -> Callable[[], Awaitable[None]]:
+        """What starts agent ``name`` in this node's system (in file order in-process; when
+        this node acquires it in cluster mode)."""
+        config, agent = self.config, self.config.agents[name]
+        factory: ActorFactory
+        if isinstance(agent, LettaAgentConfig):
+            assert self.connection is not None
+            factory = letta_factory(config, name, self.connection)
+        else:
+            factory = factories[name]
+        # The team's drain budget, unless the agent declares its own.
+        shutdown = config.team.shutdown_timeout if agent.shutdown is None else agent.shutdown
+
+        async def spawn() -> None:
+            await self.system.spawn(
                 factory,
                 name=name,
                 mailbox=agent.mailbox,
                 restart=agent.restart,
-                # The team's drain budget, unless the agent declares its own.
-                shutdown=config.team.shutdown_timeout if agent.shutdown is None else agent.shutdown,
+                shutdown=shutdown,
                 max_attempts=agent.max_attempts,
                 supervisor=agent.supervisor,
             )
             log.info("started agent %s", name, extra={"actor": name})
-            for topic in agent.subscribe:
-                system.bus.subscribe(topic, name)
-        for topic, names in config.topics.items():
-            for name in names:
-                system.bus.subscribe(topic, name)
+
+        return spawn
 
     async def cancel_runs(self) -> None:
         """Cancel every run still going (each returns its record, marked cancelled)."""
@@ -228,6 +297,7 @@ class Team:
             return None
         finally:
             self.started = False
+            self.runtime = None
             log.info("team %r stopped", self.config.team.name)
 
     # -- graceful stop --------------------------------------------------------------------
@@ -311,7 +381,7 @@ class Team:
         envelope's id)."""
         name = self._agent(agent)
         async with self._work():
-            if self.system.info(name) is None:
+            if self.runtime is None and self.system.info(name) is None:
                 raise ActorNotFound(name)
             await self.system.bus.tell(name, message, message_id=message_id)
 
@@ -360,9 +430,11 @@ class Team:
     # -- observation ----------------------------------------------------------------------
 
     def actors(self) -> list[dict[str, Any]]:
-        """Every actor (supervisors included): state, mailbox depth, restarts, what it works
-        on now (a summary of the message it is handling, if any)."""
+        """Every actor of this process (supervisors included): state, mailbox depth, restarts,
+        what it works on now (a summary of the message it is handling, if any), and in cluster
+        mode ``node``, this node's name (:meth:`placement` tells where the others run)."""
         out: list[dict[str, Any]] = []
+        node = None if self.runtime is None else self.runtime.node_name
         for info in self.system.actors():
             stats = info.stats
             working = info.current
@@ -379,9 +451,25 @@ class Team:
                     "processed": stats.processed,
                     "failed": stats.failed,
                     "working_on": None if working is None else summarize(working, 120),
+                    "node": node,
                 }
             )
         return out
+
+    async def placement(self) -> dict[str, Any] | None:
+        """In cluster mode: this node's name, whether it is ready, the live nodes and the
+        owner node of every declared agent (None: between owners); None in-process. Raises
+        :class:`~letta_actors.cluster.ClusterUnavailable` while NATS is away."""
+        runtime = self.runtime
+        if runtime is None:
+            return None
+        owners = await runtime.owners()
+        return {
+            "node": runtime.node_name,
+            "ready": runtime.ready,
+            "nodes": sorted(await runtime.nodes()),
+            "owners": {name: owners.get(name) for name in self.config.agents},
+        }
 
     def _kind(self, name: str) -> str:
         agent = self.config.agents.get(name)
@@ -389,15 +477,21 @@ class Team:
 
     async def readiness(self, timeout: float = 5.0) -> tuple[bool, dict[str, Any]]:
         """Ready: started, accepting, every actor running, and every Letta server and agent
-        answering (:func:`~letta_actors.patterns.monitoring.health_check`)."""
+        answering (:func:`~letta_actors.patterns.monitoring.health_check`); in cluster mode
+        also joined, with its first placement pass done (``cluster`` in the report)."""
         if not self.started:
             return False, {"started": False}
         report = await health_check(self.system, timeout=timeout)
         ready = report.healthy and self.accepting
+        extra: dict[str, Any] = {}
+        if self.runtime is not None:
+            ready = ready and self.runtime.ready
+            extra["cluster"] = {"node": self.runtime.node_name, "ready": self.runtime.ready}
         return ready, {
             "started": True,
             "accepting": self.accepting,
             **report.model_dump(mode="json"),
+            **extra,
         }
 
     def unfinished(self) -> dict[str, Any]:

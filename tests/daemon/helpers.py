@@ -68,8 +68,11 @@ max_ask_timeout = 30
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
-    """Poll ``condition`` until it returns something truthy, at most ``timeout`` seconds."""
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = 10.0, what: str = "", interval: float = 0.02
+) -> T:
+    """Poll ``condition`` every ``interval`` seconds until it returns something truthy, at most
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -77,4 +80,4 @@ def wait_for(condition: Callable[[], T | None], timeout: float = 10.0, what: str
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
+        time.sleep(interval)
