@@ -16,6 +16,7 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from letta_actors.localstack.environment import delete_tagged_agents
 from ..helpers import wait_until
 from ..letta.agent_fixtures import connection_config, marker, spec_for
 from .helpers import DEADLINE, settings
-from .procs import Cluster, TeamSpec
+from .procs import Cluster, TeamSpec, team_text
 
 pytestmark = [pytest.mark.anyio, pytest.mark.letta]
 
@@ -206,28 +207,15 @@ tags = ["{token}"]
             f'{{ id = "{name}", agent = "{name}", message = "task for {name}: {{input}}" }}'
             for name in spec.names
         )
-        self.team.write_text(f"""
-[team]
-name = "letta-failover"
-shutdown_timeout = 10
-
-[cluster]
-nats_url = "{self.nats.url}"
-reconnect_wait = 0.1
-connect_timeout = 10.0
-
-[cluster.leases]
-ttl = {spec.ttl}
-renew_interval = {spec.renew_interval}
-
+        # The harness's team file without its recording agents ([team], [cluster], [api]),
+        # plus the Letta server, the specialists and the workflow.
+        base = team_text(replace(spec, actors=0), self.nats.url, self.record_dir)
+        self.team.write_text(f"""{base}
 [letta]
 base_url = "{stack.letta_base_url}"
 model = "{stack.model_handle}"
 embedding = "{stack.embedding_handle}"
 request_timeout = 120
-
-[api]
-port = 0
 {agents}
 [workflows.survey]
 kind = "fan_out"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -38,6 +38,21 @@ def answer_with_echo(llm: ScriptedLLMAdmin, token: str) -> None:
     )
 
 
+@pytest.fixture
+async def alpha(
+    letta_conn: LettaConnection,
+    letta_stack: LocalStack,
+    agent_token: str,
+    scripted_llm: ScriptedLLMAdmin,
+) -> AsyncIterator[ActorSystem]:
+    """A running system with the Letta agent actor ``alpha``, which echoes what it gets."""
+    answer_with_echo(scripted_llm, agent_token)
+    spec = spec_for(letta_stack, agent_token, "alpha")
+    async with ActorSystem() as system:
+        await system.spawn(LettaAgent.factory(spec, letta_conn), name="alpha")
+        yield system
+
+
 async def redeliver(system: ActorSystem, name: str, envelope_id: str, message: str) -> Any:
     """Put ``message`` in ``name``'s mailbox as a redelivery (``attempt=2``) of the ask
     ``envelope_id`` (what a cluster does after a failover) and return its reply."""
@@ -53,40 +68,26 @@ async def redeliver(system: ActorSystem, name: str, envelope_id: str, message: s
 
 
 async def test_the_envelope_str_id_is_the_otid(
-    letta_conn: LettaConnection,
-    letta_stack: LocalStack,
-    agent_token: str,
-    scripted_llm: ScriptedLLMAdmin,
+    letta_conn: LettaConnection, alpha: ActorSystem
 ) -> None:
-    answer_with_echo(scripted_llm, agent_token)
-    spec = spec_for(letta_stack, agent_token, "alpha")
-    async with ActorSystem() as system:
-        await system.spawn(LettaAgent.factory(spec, letta_conn), name="alpha")
-        with anyio.fail_after(60):
-            reply = await system.bus.ask("alpha", "hi", message_id="n1.b7.42", timeout=60)
-        assert isinstance(reply, AgentReply)
-        assert reply.otid == "n1.b7.42"
+    with anyio.fail_after(60):
+        reply = await alpha.bus.ask("alpha", "hi", message_id="n1.b7.42", timeout=60)
+    assert isinstance(reply, AgentReply)
+    assert reply.otid == "n1.b7.42"
     [sent] = await user_messages(letta_conn, reply.agent_id)
     assert sent.otid == "n1.b7.42"
 
 
 async def test_a_redelivered_envelope_reaches_letta_once(
-    letta_conn: LettaConnection,
-    letta_stack: LocalStack,
-    agent_token: str,
-    scripted_llm: ScriptedLLMAdmin,
+    letta_conn: LettaConnection, alpha: ActorSystem, scripted_llm: ScriptedLLMAdmin
 ) -> None:
-    answer_with_echo(scripted_llm, agent_token)
-    spec = spec_for(letta_stack, agent_token, "alpha")
-    async with ActorSystem() as system:
-        await system.spawn(LettaAgent.factory(spec, letta_conn), name="alpha")
-        with anyio.fail_after(120):
-            first = await system.bus.ask("alpha", "once", message_id="n1.b1.1", timeout=60)
-            # A new instance (a restart, or another node after a failover) gets it again.
-            await system.supervisor().restart_child("alpha")
-            calls = scripted_llm.stats().chat_requests
-            again = await redeliver(system, "alpha", "n1.b1.1", "once")
-        assert scripted_llm.stats().chat_requests == calls  # the LLM was not asked again
+    with anyio.fail_after(120):
+        first = await alpha.bus.ask("alpha", "once", message_id="n1.b1.1", timeout=60)
+        # A new instance (a restart, or another node after a failover) gets it again.
+        await alpha.supervisor().restart_child("alpha")
+        calls = scripted_llm.stats().chat_requests
+        again = await redeliver(alpha, "alpha", "n1.b1.1", "once")
+    assert scripted_llm.stats().chat_requests == calls  # the LLM was not asked again
     assert isinstance(first, AgentReply)
     assert isinstance(again, AgentReply)
     assert first.text == again.text == "echo: once"
@@ -98,17 +99,10 @@ async def test_a_redelivered_envelope_reaches_letta_once(
 
 
 async def test_a_redelivery_that_never_arrived_is_sent(
-    letta_conn: LettaConnection,
-    letta_stack: LocalStack,
-    agent_token: str,
-    scripted_llm: ScriptedLLMAdmin,
+    letta_conn: LettaConnection, alpha: ActorSystem
 ) -> None:
-    answer_with_echo(scripted_llm, agent_token)
-    spec = spec_for(letta_stack, agent_token, "alpha")
-    async with ActorSystem() as system:
-        await system.spawn(LettaAgent.factory(spec, letta_conn), name="alpha")
-        with anyio.fail_after(120):
-            reply = await redeliver(system, "alpha", "n2.b1.5", "lost in flight")
+    with anyio.fail_after(120):
+        reply = await redeliver(alpha, "alpha", "n2.b1.5", "lost in flight")
     assert isinstance(reply, AgentReply)
     assert reply.text == "echo: lost in flight"
     assert not reply.recovered
@@ -156,19 +150,10 @@ async def test_a_supervisor_redelivery_is_not_sent_twice(
     assert sent.otid == "api-7f3c"
 
 
-async def test_an_int_id_gets_a_fresh_uuid(
-    letta_conn: LettaConnection,
-    letta_stack: LocalStack,
-    agent_token: str,
-    scripted_llm: ScriptedLLMAdmin,
-) -> None:
-    answer_with_echo(scripted_llm, agent_token)
-    spec = spec_for(letta_stack, agent_token, "alpha")
-    async with ActorSystem() as system:
-        ref = await system.spawn(LettaAgent.factory(spec, letta_conn), name="alpha")
-        with anyio.fail_after(60):
-            first = await ref.ask("one", timeout=60)
-            second = await ref.ask("two", timeout=60)
+async def test_an_int_id_gets_a_fresh_uuid(letta_conn: LettaConnection, alpha: ActorSystem) -> None:
+    with anyio.fail_after(60):
+        first = await alpha.ref("alpha").ask("one", timeout=60)
+        second = await alpha.ref("alpha").ask("two", timeout=60)
     assert str(uuid.UUID(first.otid)) == first.otid
     assert first.otid != second.otid
     sent = await user_messages(letta_conn, first.agent_id)
