@@ -22,6 +22,7 @@ from ._leases import LeaseLoss, Leases, lease_clock
 from ._local_server import LocalNatsServer, nats_server_binary
 from ._mailbox import ClusterMailbox, StreamMailbox
 from ._membership import Membership
+from ._metrics import CLUSTER_METRICS, ClusterView, cluster_collector
 from ._node import ClusterNode
 from ._placement import owner_of, place
 from ._runtime import ClusterRuntime, Placed
@@ -31,6 +32,7 @@ from ._transport import RemoteRecipient, Transport
 from ._wire import Subjects, Wire
 
 __all__ = [
+    "CLUSTER_METRICS",
     "ClusterConfigError",
     "ClusterConnection",
     "ClusterError",
@@ -41,6 +43,7 @@ __all__ = [
     "ClusterStats",
     "ClusterUnavailable",
     "ClusterUnreachable",
+    "ClusterView",
     "LeaseLoss",
     "LeaseSettings",
     "Leases",
@@ -56,6 +59,7 @@ __all__ = [
     "TLSSettings",
     "Transport",
     "Wire",
+    "cluster_collector",
     "lease_clock",
     "nats_server_binary",
     "owner_of",

@@ -258,8 +258,9 @@ class Leases:
                 await self.kv.get(to_key(name))
             except KeyDeletedError:
                 return "released"
-            except KeyNotFoundError:
-                return "free"
+            except KeyNotFoundError as exc:
+                # nats-py's get() re-raises a delete marker as KeyNotFoundError with its op set.
+                return "released" if exc.op is not None else "free"
         return "held"
 
     async def release(self, name: str) -> None:

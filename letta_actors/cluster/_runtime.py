@@ -10,6 +10,7 @@ bus route, joins the cluster and takes its share of ``actors``:
 - **Handed over** (a node joined and the actor is placed there now): it stops being served,
   its actor is stopped (it handles what it already has, within its shutdown time), then the
   lease is released; the new owner acquires it on its next pass. Nothing is handled twice.
+  Its topic subscriptions stay (by name): a publish on any node still reaches it.
 - **Lost** (lease expired here: paused, NATS away too long; or taken): the actor's mailbox
   stops handing anything out at once (checked at every take), it stops being served and its
   actor is stopped without finishing its queue; durable messages stay in the stream for the
@@ -92,6 +93,7 @@ class ClusterRuntime:
         self._last_owners: dict[str, str] = {}
         self._stopping: dict[str, anyio.Event] = {}
         self._previous_factory = system.mailbox_factory
+        self._left = False
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -168,6 +170,7 @@ class ClusterRuntime:
         stack.push_async_callback(self._leave)
         await tg.start(node.run)
         tg.start_soon(self._watch)
+        tg.start_soon(self._release_when_stopped)
         self.ready = True
 
     async def __aexit__(
@@ -185,8 +188,21 @@ class ClusterRuntime:
         self.system.bus.remove_route(self.transport)
         self.system.mailbox_factory = self._previous_factory
 
+    async def _release_when_stopped(self) -> None:
+        """The system stopped under the runtime (its supervision gave up): release at once."""
+        failure = await self.system.wait_stopped()
+        log.warning(
+            "node %s: its actor system stopped (%s); releasing its actors to the other nodes",
+            self.node_name, failure,
+        )  # fmt: skip
+        await self._leave()
+
     async def _leave(self) -> None:
-        """Hand every actor over (or, the system stopped, just release), then leave."""
+        """Hand every actor over (or, the system stopped, just release), then leave. Once."""
+        if self._left:
+            return
+        self._left = True
+        self.ready = False
         node = self.node
         try:
             with anyio.CancelScope(shield=True):
@@ -249,11 +265,16 @@ class ClusterRuntime:
     async def _stop(self, actor: str, timeout: float | None) -> None:
         """Stop serving ``actor``, then stop it (``timeout`` 0: without finishing its queue)."""
         done = self._stopping.setdefault(actor, anyio.Event())
+        bus = self.system.bus
+        # Retiring a name drops its topic subscriptions; the actor lives on elsewhere.
+        topics = [topic for topic, names in bus.topics.topics().items() if actor in names]
         try:
             await self.transport.unserve(actor)
             if self.system.running:
                 await self.system.stop(actor, timeout=timeout)
         finally:
+            for topic in topics:
+                bus.subscribe(topic, actor)
             self.lag.pop(actor, None)
             self._stopping.pop(actor, None)
             done.set()

@@ -49,11 +49,12 @@ from ._errors import ClusterUnavailable
 from ._leases import unavailable_as
 from ._mailbox import StreamMailbox
 from ._stats import ClusterStats
-from ._wire import ATTEMPT, Subjects, Wire, token
+from ._wire import MSG_ID, Subjects, Wire, token
 
 log = logging.getLogger("letta_actors.cluster")
 
-TIMEOUT = "La-Timeout"
+#: Bytes kept free under the server's max payload for the protocol's headers.
+_HEADROOM = 256
 #: Answers kept per node for asks sent again after they were answered.
 _ANSWERS_KEPT = 1024
 #: How long a delivered message may stay unacknowledged before JetStream redelivers it to the
@@ -150,10 +151,10 @@ class Transport:
         """The bus's Route: a placed actor this node does not hold."""
         return self._recipients.get(name)
 
-    def _encode(self, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
-        data, headers = self.wire.envelope(envelope)
-        self.conn.check_payload(len(data) + sum(len(k) + len(v) + 4 for k, v in headers.items()))
-        return data, headers
+    def _encode(self, envelope: Envelope, timeout: float | None = None) -> bytes:
+        data = self.wire.envelope(envelope, timeout)
+        self.conn.check_payload(len(data) + _HEADROOM)
+        return data
 
     def _require_connected(self, what: str) -> None:
         if not self.conn.is_connected:
@@ -161,43 +162,38 @@ class Transport:
 
     async def publish(self, envelope: Envelope) -> None:
         """Store a tell in its recipient's stream subject (the :class:`Stream` of a mailbox)."""
-        data, headers = self._encode(envelope)
+        data = self._encode(envelope)
         subject = self.subjects.mailbox(envelope.recipient)
         with unavailable_as(f"storing a message to {envelope.recipient}"):
             await self.conn.js.publish(
                 subject, data, timeout=self.send_timeout, stream=self.subjects.stream,
-                headers=headers,
+                headers={MSG_ID: str(envelope.id)},
             )  # fmt: skip
 
     async def tell(self, envelope: Envelope) -> None:
         """A non-durable tell: NATS core publish (at-most-once)."""
-        data, headers = self._encode(envelope)
+        data = self._encode(envelope)
         self._require_connected(f"telling {envelope.recipient}")
-        await self.conn.client.publish(
-            self.subjects.tell(envelope.recipient), data, headers=headers
-        )
+        await self.conn.client.publish(self.subjects.tell(envelope.recipient), data)
 
     async def ask(self, envelope: Envelope) -> None:
         """Request, retried until answered (see the module docstring); resolves the reply."""
         reply = envelope.reply_to
         assert reply is not None
         name = envelope.recipient
-        data, headers = self._encode(envelope)
         subject = self.subjects.ask(name)
         deadline = anyio.current_effective_deadline()
         while True:
             self._require_connected(f"asking {name}")
-            if deadline != math.inf:
-                headers[TIMEOUT] = f"{max(0.0, deadline - anyio.current_time()):.3f}"
+            left = None if deadline == math.inf else max(0.0, deadline - anyio.current_time())
+            data = self._encode(envelope, left)
             try:
-                answer = await self.conn.client.request(
-                    subject, data, timeout=self.send_timeout, headers=headers
-                )
+                answer = await self.conn.client.request(subject, data, timeout=self.send_timeout)
             except nats.errors.NoRespondersError:
                 await anyio.sleep(self.retry_interval)  # nobody owns it right now
                 continue
             except nats.errors.TimeoutError:
-                headers[ATTEMPT] = str(max(2, envelope.attempt))  # it may have been handled
+                envelope.attempt = max(2, envelope.attempt)  # it may have been handled
                 continue
             try:
                 reply.set_result(self.wire.answer(name, answer.data))
@@ -232,9 +228,10 @@ class Transport:
         return list(self._serving)
 
     async def _on_tell(self, msg: Msg) -> None:
-        envelope = self._open(msg)
-        if envelope is None:
+        opened = self._open(msg)
+        if opened is None:
             return
+        envelope = opened[0]
         self.stats.remote_received += 1
         try:
             await self.system.bus.accept(envelope)
@@ -243,9 +240,10 @@ class Transport:
             self.system.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
 
     async def _on_ask(self, msg: Msg) -> None:
-        envelope = self._open(msg)
-        if envelope is None or not msg.reply:
+        opened = self._open(msg)
+        if opened is None or not msg.reply:
             return
+        envelope, timeout = opened
         ident = str(envelope.id)
         answer = self._answers.get(ident)
         if answer is not None:
@@ -260,13 +258,12 @@ class Transport:
         slot = ReplySlot(self.system.event_factory)
         envelope.reply_to = slot
         envelope.correlation_id = ident
-        timeout = float(msg.headers.get(TIMEOUT, "inf")) if msg.headers else math.inf
         try:
             await self.system.bus.accept(envelope)
         except Exception as exc:
             slot.set_error(exc)
         assert self._tg is not None
-        self._tg.start_soon(self._answer, envelope, slot, timeout)
+        self._tg.start_soon(self._answer, envelope, slot, math.inf if timeout is None else timeout)
 
     async def _answer(self, envelope: Envelope, slot: ReplySlot, timeout: float) -> None:
         with anyio.move_on_after(timeout):
@@ -288,9 +285,9 @@ class Transport:
             except nats.errors.Error as exc:
                 log.info("answer to %s not sent (%s): the asker sends again", ident, exc)
 
-    def _open(self, msg: Msg) -> Envelope | None:
+    def _open(self, msg: Msg) -> tuple[Envelope, float | None] | None:
         try:
-            return self.wire.open(msg.data, msg.headers)
+            return self.wire.open(msg.data)
         except DecodeError as exc:
             log.error("message on %s dropped: %s", msg.subject, exc)  # noqa: TRY400
             return None
@@ -325,10 +322,11 @@ class Transport:
                 pass
 
             async def stored(msg: Msg) -> None:
-                envelope = self._open(msg)
-                if envelope is None:
+                opened = self._open(msg)
+                if opened is None:
                     await msg.term()
                     return
+                envelope = opened[0]
                 meta = msg.metadata
                 if meta.sequence.stream <= before or meta.num_delivered > 1:
                     envelope.attempt = max(envelope.attempt, 2)

@@ -10,7 +10,8 @@
   sends it as the ``otid`` and JetStream's duplicate window drops a resend of it.
 - **Envelopes** are the durable store's JSON records (:class:`~letta_actors.durable.Codec`):
   payloads are plain JSON or registered pydantic models; anything else is refused at the send
-  with ``TypeError``. The attempt number travels in the ``La-Attempt`` header.
+  with ``TypeError``. The attempt number and an ask's remaining timeout travel in the record;
+  a durable tell also carries its id as the ``Nats-Msg-Id`` header (JetStream's dedupe).
 - **Replies** are ``{"ok": value}`` or ``{"error": {"type": ..., "message": ...}}``: the
   runtime's own errors come back as themselves, a handler's exception as :class:`RemoteError`.
 """
@@ -29,7 +30,6 @@ from ..errors import ActorNotFound, ActorStopped, MailboxFull
 from ._errors import RemoteError
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_-]+$")
-ATTEMPT = "La-Attempt"
 MSG_ID = "Nats-Msg-Id"
 
 
@@ -80,20 +80,24 @@ class Wire:
             ident = envelope.id = f"{self.origin}{ident}"
         return ident
 
-    def envelope(self, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
-        """The bytes and headers of ``envelope``; ``TypeError`` for a payload that cannot go."""
-        ident = self.wire_id(envelope)
-        headers = {MSG_ID: ident}
-        if envelope.attempt > 1:
-            headers[ATTEMPT] = str(envelope.attempt)
-        return self.codec.encode(envelope), headers
+    def envelope(self, envelope: Envelope, timeout: float | None = None) -> bytes:
+        """``envelope`` as bytes (with an ask's ``timeout``, seconds the asker still waits);
+        ``TypeError`` for a payload that cannot go."""
+        self.wire_id(envelope)
+        record = self.codec.record(envelope)
+        if timeout is not None:
+            record["timeout"] = timeout
+        return json.dumps(record, separators=(",", ":")).encode()
 
-    def open(self, data: bytes, headers: dict[str, str] | None) -> Envelope:
-        """The envelope in ``data`` (raises :class:`~letta_actors.durable.DecodeError`)."""
-        envelope = self.codec.decode(data)
-        if headers and ATTEMPT in headers:
-            envelope.attempt = int(headers[ATTEMPT])
-        return envelope
+    def open(self, data: bytes) -> tuple[Envelope, float | None]:
+        """The envelope in ``data`` and its ask's timeout, if any (raises
+        :class:`~letta_actors.durable.DecodeError`)."""
+        try:
+            record = json.loads(data)
+            timeout = record.pop("timeout", None)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise DecodeError(f"a message cannot be read: {exc}") from exc
+        return self.codec.envelope(record), timeout
 
     def reply(self, actor: str, value: Any = None, error: BaseException | None = None) -> bytes:
         """An ask's answer; a value that cannot travel becomes an error answer."""

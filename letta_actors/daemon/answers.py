@@ -3,9 +3,9 @@
 The routes raise (the team's errors, the runtime's, and the three of this module); the
 handlers of :func:`exception_handlers` answer with the body ``{"error": code, "detail": ...}``
 (:class:`~.models.ErrorBody`), as :data:`ANSWERS` says (:func:`cluster_answers` in cluster
-mode). Requests FastAPI refuses (invalid
-body: 422 ``invalid_request``; unknown path, method: 404, 405) answer in the same shape; any
-other exception is a 500 ``internal_error``, logged with its traceback.
+mode). Requests FastAPI refuses (invalid body: 422 ``invalid_request``; unknown path, method:
+404, 405) answer in the same shape; any other exception is a 500 ``internal_error``, logged
+with its traceback.
 """
 
 from __future__ import annotations

@@ -45,6 +45,13 @@ class AskRequest(_Body):
 
 class TellRequest(_Body):
     message: Json
+    message_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="The message's id (default: a new one). Resending after a failed or "
+        "unanswered tell? Give the same id: in cluster mode a durable agent's stream drops a "
+        "resend of an id it stored within its duplicate window (2 minutes by default).",
+    )
 
 
 class RunRequest(_Body):

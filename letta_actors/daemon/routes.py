@@ -190,7 +190,7 @@ async def tell(agent: str, body: TellRequest, request: Request, team: TeamDep) -
     handling. Queued means in memory unless ``durable: true`` (a ``[store]`` mailbox, or a
     JetStream stream in cluster mode): a message not yet handled is lost if the process is
     killed; a graceful stop drains it or reports it as a dead letter by ``message_id``."""
-    cid, mid = _correlation(request), uuid.uuid4().hex
+    cid, mid = _correlation(request), body.message_id or uuid.uuid4().hex
     try:
         with anyio.fail_after(team.config.api.max_ask_timeout):
             await team.tell(agent, body.message, message_id=mid)

@@ -72,9 +72,9 @@ class Codec:
             raise KeyError(f"model {body['model']!r} is not registered")
         return model.model_validate(body["data"])
 
-    def encode(self, envelope: Envelope) -> bytes:
-        """The envelope's stored form; ``TypeError`` if its payload cannot be stored as is."""
-        record = {
+    def record(self, envelope: Envelope) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict; ``TypeError`` if its payload cannot go as is."""
+        return {
             "id": envelope.id,
             "recipient": envelope.recipient,
             "sender": envelope.sender,
@@ -82,14 +82,13 @@ class Codec:
             "topic": envelope.topic,
             "trace": envelope.trace,
             "chain": envelope.chain,
+            "attempt": envelope.attempt,
             "payload": self.dump(envelope.payload, envelope.recipient),
         }
-        return json.dumps(record, separators=(",", ":")).encode()
 
-    def decode(self, data: bytes) -> Envelope:
-        """The envelope stored as ``data``; raises :class:`DecodeError`."""
+    def envelope(self, record: dict[str, Any]) -> Envelope:
+        """The envelope :meth:`record` made ``record`` of; raises :class:`DecodeError`."""
         try:
-            record = json.loads(data)
             return Envelope(
                 record["id"],
                 record["recipient"],
@@ -98,10 +97,25 @@ class Codec:
                 record["sender"],
                 record["topic"],
                 chain=tuple(record.get("chain", ())),
+                attempt=record.get("attempt", 1),
                 trace=record["trace"],
             )
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise DecodeError(f"a stored message cannot be read: {exc}") from exc
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """The envelope's stored form (:meth:`record` as JSON)."""
+        return json.dumps(self.record(envelope), separators=(",", ":")).encode()
+
+    def decode(self, data: bytes) -> Envelope:
+        """The envelope stored as ``data``; raises :class:`DecodeError`."""
+        try:
+            record = json.loads(data)
+        except ValueError as exc:
+            raise DecodeError(f"a stored message cannot be read: {exc}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError(f"a stored message cannot be read: {record!r} is not a record")
+        return self.envelope(record)
 
 
 _SCALARS = (str, int, float, bool, type(None))

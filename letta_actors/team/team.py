@@ -202,6 +202,10 @@ class Team:
             if config.metrics.enabled:
                 self.metrics = SystemMetrics(self.system, labels=config.metrics.labels)
                 stack.callback(self.metrics.close)
+                if self.runtime is not None:  # the node's cluster series, on the same /metrics
+                    from ..cluster import cluster_collector
+
+                    self.metrics.registry.register(cluster_collector(self.runtime))
         except BaseException:
             self.runtime = None
             await stack.aclose()

@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,9 +360,14 @@ class Cluster:
         """What the recording actors wrote so far."""
         return Records.read(self.record_dir)
 
-    async def handled(self, keys: Iterable[str], timeout: float = DEADLINE) -> Records:
-        """Wait until every key was handled (a complete line), then the records."""
+    async def handled(
+        self, keys: Iterable[str] | Mapping[str, str], timeout: float = DEADLINE
+    ) -> Records:
+        """Wait until every key was handled (a complete line), then the records. ``keys`` may
+        map each key to the node that accepted it (:attr:`Sender.accepted_by`): a failure
+        names them."""
         wanted = set(keys)
+        where = keys if isinstance(keys, Mapping) else {}
 
         def all_handled() -> Records | None:
             records = self.records()
@@ -371,10 +376,9 @@ class Cluster:
         try:
             found: Records = await wait_until(all_handled, timeout=timeout, what="every key")
         except AssertionError:
-            missing = sorted(self.records().missing(wanted))
-            raise AssertionError(
-                f"{len(missing)} keys never handled, e.g. {missing[:10]}"
-            ) from None
+            missing = sorted(self.records().missing(wanted))[:10]
+            named = [f"{key} (accepted by {where.get(key, '?')})" for key in missing]
+            raise AssertionError(f"keys never handled: {', '.join(named)}...") from None
         return found
 
     async def aclose(self) -> None:
@@ -418,19 +422,23 @@ class Sender:
     request_timeout: float = 5.0
     pause: float = 0.05
     give_up: float = DEADLINE
-    #: The keys accepted (202), in the order of the answers.
-    keys: list[str] = field(default_factory=list)
+    #: The keys accepted (202), in the order of the answers, and the node that accepted each.
+    accepted_by: dict[str, str] = field(default_factory=dict)
     #: Requests that failed and were resent (same id) to another node.
     resent: int = 0
     errors: list[str] = field(default_factory=list)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
     _marks: dict[int, anyio.Event] = field(default_factory=dict)
-    _failure: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys accepted."""
+        return list(self.accepted_by)
 
     @property
     def accepted(self) -> int:
         """How many tells were accepted."""
-        return len(self.keys)
+        return len(self.accepted_by)
 
     def reached(self, count: int) -> anyio.Event:
         """An event set once ``count`` tells were accepted."""
@@ -438,12 +446,6 @@ class Sender:
         if self.accepted >= count:
             event.set()
         return event
-
-    def next_failure(self) -> anyio.Event:
-        """An event set at the next failed request (from now on)."""
-        if self._failure.is_set():
-            self._failure = anyio.Event()
-        return self._failure
 
     async def tell(self, actor: str, key: str, **fields: Any) -> None:
         """Tell ``{"k": key, **fields}``, resending on failure (see the class docstring)."""
@@ -469,7 +471,7 @@ class Sender:
                 if answer.status_code != 202:
                     raise SendFailed(f"tell {key} to {actor} via {node.name}: {answer.text}")
                 break
-        self.keys.append(key)
+        self.accepted_by[key] = node.name
         for count, event in self._marks.items():
             if self.accepted >= count:
                 event.set()
@@ -478,7 +480,6 @@ class Sender:
         self.resent += 1
         if len(self.errors) < 50:
             self.errors.append(error)
-        self._failure.set()
         await anyio.sleep(self.pause)  # pacing the retries, not waiting for a state
 
     async def tell_all(self, messages: Iterable[tuple[str, str]]) -> None:

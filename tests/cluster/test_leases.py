@@ -19,6 +19,7 @@ from letta_actors.cluster import (
     NodeNameTaken,
 )
 
+from ..helpers import wait_until
 from .helpers import DEADLINE, LONG, SHORT, acquire_when_free, settings, signal_process
 
 pytestmark = pytest.mark.anyio
@@ -226,3 +227,20 @@ async def test_a_holder_cut_off_from_nats_past_its_ttl_drops_the_lease_by_itself
             await acquire_when_free(a, "writer")  # once the server forgot the old one
         assert await a.owners() == {"writer": "a"}
         tg.cancel_scope.cancel()
+
+
+async def test_state_tells_a_released_lease_from_an_expired_one(
+    nats_server: LocalNatsServer,
+) -> None:
+    async with node_leases(nats_server, "a") as a, node_leases(nats_server, "b") as b:
+        assert await b.state("never-held") == "free"
+        assert await a.acquire("released") and await a.acquire("expiring")
+        assert await b.state("released") == "held"
+        await a.release("released")
+        assert await b.state("released") == "released"
+        # "expiring" is not renewed: the server forgets it after the TTL, leaving no marker.
+        await wait_until(lambda: _is(b.state("expiring"), "free"), timeout=DEADLINE, what="expiry")
+
+
+async def _is(state: Awaitable[str], expected: str) -> bool:
+    return await state == expected

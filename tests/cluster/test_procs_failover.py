@@ -36,8 +36,10 @@ async def test_a_node_sigkilled_midway_loses_no_tell(
             await sender.reached(TELLS // 2).wait()
             assert await victim.kill() == -signal.SIGKILL
         assert sender.accepted == TELLS
-        records = await cluster.handled(key for _, key in messages)
+        records = await cluster.handled(sender.accepted_by)
 
+    # Each handled envelope carries the id the sender gave the API, from any node.
+    assert all(line["id"] == f"procs-{line['key']}" for line in records.lines)
     dead = victim.pids[0]
     before_kill = [line for line in records.lines if line["pid"] == dead]
     assert before_kill, "the victim handled nothing before it was killed"

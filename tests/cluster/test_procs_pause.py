@@ -64,7 +64,7 @@ async def test_a_node_paused_past_its_lease_never_handles_alongside_the_new_owne
             await cluster.settled()
             await sender.reached(sender.accepted + 300).wait()
             stop_load.set()
-        records = await cluster.handled(sender.keys)
+        records = await cluster.handled(sender.accepted_by)
 
     cut_by_pause = [
         line

@@ -35,7 +35,7 @@ async def test_a_rolling_restart_under_load_loses_nothing(
                 await cluster.settled()
             await sender.reached(sender.accepted + 200).wait()
             stop_load.set()
-        records = await cluster.handled(sender.keys)
+        records = await cluster.handled(sender.accepted_by)
 
     assert records.duplicates() == {}
     # Every node ran twice and handled messages in both lives.

@@ -13,10 +13,11 @@ from typing import Any
 import anyio
 import pytest
 
-from letta_actors import Actor, ActorSystem
+from letta_actors import Actor, ActorSystem, Intensity, SupervisionEscalated
 from letta_actors.cluster import (
     ClusterRuntime,
     ClusterSettings,
+    LeaseSettings,
     LocalNatsServer,
     PayloadTooLarge,
     Placed,
@@ -24,7 +25,7 @@ from letta_actors.cluster import (
 )
 
 from ..helpers import wait_until
-from .helpers import DEADLINE, SHORT, settings
+from .helpers import DEADLINE, LONG, SHORT, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -81,9 +82,11 @@ class Team:
                 await self._event.wait()
 
     @asynccontextmanager
-    async def node(self, name: str, **extra: Any) -> AsyncIterator[ClusterRuntime]:
-        s: ClusterSettings = settings(self.server, name, SHORT, **extra)
-        async with ActorSystem(name=name) as system:
+    async def node(
+        self, name: str, leases: LeaseSettings = SHORT, **system_options: Any
+    ) -> AsyncIterator[ClusterRuntime]:
+        s: ClusterSettings = settings(self.server, name, leases)
+        async with ActorSystem(name=name, **system_options) as system:
 
             def spawner(actor: str) -> Placed:
                 async def spawn() -> None:
@@ -144,6 +147,8 @@ async def test_a_payload_that_cannot_travel_is_refused_at_the_send(
 async def test_a_joining_node_takes_its_share_by_hand_over(nats_server: LocalNatsServer) -> None:
     team = Team(nats_server, durable=True)
     async with team.node("n1") as n1:
+        for actor in NAMES:
+            n1.system.bus.subscribe("all", actor)
         await team.spread(n1)
         for i, actor in enumerate(NAMES):
             await n1.system.ref(actor).tell(i)
@@ -151,11 +156,15 @@ async def test_a_joining_node_takes_its_share_by_hand_over(nats_server: LocalNat
             await team.spread(n1, n2)
             for i, actor in enumerate(NAMES):
                 await n2.system.ref(actor).tell(100 + i)
-            await team.wait_for(lambda: len(team.log) >= 2 * len(NAMES))
+            # n1 handed some over: their topic subscriptions still reach them, on n2.
+            assert await n1.system.bus.publish("all", "to all") == len(NAMES)
+            await team.wait_for(lambda: len(team.log) >= 3 * len(NAMES))
             assert n1.stats.handovers > 0
+            assert {e[1] for e in team.log if e[2] == "to all"} == set(NAMES)
         counts: dict[Any, int] = {}
         for entry in team.log:
             counts[entry[2]] = counts.get(entry[2], 0) + 1
+        assert counts.pop("to all") == len(NAMES)
         assert all(n == 1 for n in counts.values()), f"handled twice: {counts}"
 
 
@@ -177,3 +186,24 @@ async def test_a_node_that_stops_renewing_fails_over_and_its_durable_messages_fo
             assert n1.stats.failovers >= 1
         got = [e[2] for e in team.log if e[1] == victim]
         assert got == [f"after-{i}" for i in range(5)]
+
+
+async def test_a_node_whose_supervision_gives_up_releases_its_actors(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=True)
+    async with team.node("n1", LONG) as n1:
+        with pytest.raises(SupervisionEscalated, match="root' gave up"):
+            async with team.node("n2", LONG, intensity=Intensity(max_restarts=0)) as n2:
+                await team.spread(n1, n2)
+                mine = n2.owned()
+                await n2.system.ref(mine[0]).tell("boom")  # crashes; the root may not restart
+                await n2.system.wait_stopped()
+                # Released, not left to expire: n1 takes them over as "released" leases.
+                await wait_until(
+                    lambda: set(mine) <= set(n1.owned()), timeout=DEADLINE, what="take-over"
+                )
+                assert all(n1.node.taken_from[actor] == "released" for actor in mine)
+                assert n1.stats.failovers == 0
+                for actor in mine:
+                    assert (await n1.system.ref(actor).ask("still there?"))[0] == "n1"

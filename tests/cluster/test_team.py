@@ -24,35 +24,30 @@ pytestmark = pytest.mark.anyio
 
 AGENTS = ["a", "b", "c", "log"]
 
-TEAM = """
+
+def echoes(*names: str) -> str:
+    """TOML declaring a Python agent echoing its messages for each of ``names``."""
+    declare = '\n[agents.{}]\nkind = "python"\nfactory = "tests.helpers:Echo"\n'
+    return "".join(declare.format(name) for name in names)
+
+
+TEAM = f"""
 [team]
 name = "cluster-team"
 ask_timeout = 30
-
-[agents.a]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.b]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.c]
-kind = "python"
-factory = "tests.helpers:Echo"
-
+{echoes("a", "b", "c")}
 [agents.log]
 kind = "python"
 factory = "tests.helpers:Recorder"
 durable = true
 
 [cluster]
-nats_url = "{url}"
+nats_url = "{{url}}"
 reconnect_wait = 0.1
 connect_timeout = 10.0
 
 [cluster.leases]
-ttl = {ttl}
+ttl = {{ttl}}
 renew_interval = 0.3
 """
 
@@ -137,6 +132,10 @@ async def test_api_answers_for_any_agent_and_shows_the_cluster(
             assert (await http.get("/readyz")).status_code == 200
             rows = (await http.get("/v1/actors")).json()
             assert {row["node"] for row in rows} == {"n1"}
+            metrics = (await http.get("/metrics")).text  # the node's cluster series too
+            owned = sum(owner == "n1" for owner in cluster["owners"].values())
+            assert f'letta_actors_cluster_owned_actors{{node="n1"}} {owned}\n' in metrics
+            assert 'letta_actors_cluster_node_ready{node="n1"} 1\n' in metrics
 
 
 async def test_cluster_route_is_404_in_one_process() -> None:
@@ -175,24 +174,16 @@ async def test_nats_away_answers_503_for_remote_agents_and_local_ones_still_work
                 nats_server.restart()
 
 
-CRASHING = """
+CRASHING = f"""
 [supervision]
-intensity = {{ max_restarts = 0, period = 60 }}
+intensity = {{{{ max_restarts = 0, period = 60 }}}}
 
 [agents.crash]
 kind = "python"
 factory = "tests.daemon.actors:Crashing"
-
-[agents.a]
-kind = "python"
-factory = "tests.helpers:Echo"
-
-[agents.b]
-kind = "python"
-factory = "tests.helpers:Echo"
-
+{echoes("a", "b")}
 [cluster]
-nats_url = "{url}"
+nats_url = "{{url}}"
 
 [cluster.leases]
 ttl = 60.0
@@ -228,6 +219,7 @@ async def test_a_node_whose_supervision_gives_up_hands_its_agents_over_at_once(
                 return view is not None and view["owners"] == expected
 
             await wait_until(lambda: placed(owners), timeout=DEADLINE, what="placement")
+            assert await two.ask("crash", "hi") == "hi"  # answered: n1 serves it now
             await two.tell("crash", "crash")  # n1's root gives up: no restart allowed
             everything = dict.fromkeys(owners, "n2")
             await wait_until(lambda: placed(everything), timeout=DEADLINE, what="hand-over")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from letta_actors.cluster import CLUSTER_METRICS
 from letta_actors.letta import LETTA_METRICS
 from letta_actors.metrics import CATALOG
 
@@ -16,4 +17,4 @@ def test_every_metric_is_documented_with_its_type() -> None:
         for line in DOC.read_text().splitlines()
         if line.startswith("| `letta_actors_")
     }
-    assert rows == {spec.name: spec.kind for spec in (*CATALOG, *LETTA_METRICS)}
+    assert rows == {spec.name: spec.kind for spec in (*CATALOG, *LETTA_METRICS, *CLUSTER_METRICS)}

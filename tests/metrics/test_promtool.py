@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from letta_actors import ActorSystem, AskTimeout
+from letta_actors.cluster import CLUSTER_METRICS
 from letta_actors.letta import LETTA_METRICS, LettaStats
 from letta_actors.metrics import CATALOG, SystemMetrics
 
@@ -24,7 +25,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "letta-actors.json"
-NAMES = {spec.name for spec in (*CATALOG, *LETTA_METRICS)}
+NAMES = {spec.name for spec in (*CATALOG, *LETTA_METRICS, *CLUSTER_METRICS)}
 
 
 def run(promtool: str, *args: str, stdin: bytes | None = None) -> str:
