@@ -7,6 +7,7 @@ and a request whose outcome is unknown is read back (:mod:`._recovery`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -149,7 +150,7 @@ class LettaAgent(Actor):
                 return None
             if len(found) > 1:
                 log.warning("%d Letta agents named %r: using the oldest", len(found), spec.name)
-            found.sort(key=lambda a: (a.created_at is None, a.created_at))
+            found.sort(key=lambda a: (a.created_at is None, a.created_at, a.id))
             return found[0].id
 
         async def create(client: AsyncLetta) -> str:
@@ -165,8 +166,24 @@ class LettaAgent(Actor):
         created: str = await self._requests.request(
             create, "create agent", fail_fast=False, recover=recover
         )
+        oldest = await self._requests.read(find, "find agent")
+        if oldest is not None and oldest != created:
+            # Another actor (another node) created it at the same time: both keep the oldest.
+            log.info("%s: Letta agent %s was created twice; keeping %s", self.name, spec.name,
+                     oldest)  # fmt: skip
+            await self._delete_agent(created)
+            return cast(str, oldest)
         log.info("%s: created Letta agent %s (%s)", self.name, spec.name, created)
         return created
+
+    async def _delete_agent(self, agent_id: str) -> None:
+        """Delete the Letta agent ``agent_id`` (already gone: nothing to do)."""
+
+        async def delete(client: AsyncLetta) -> None:
+            with contextlib.suppress(NotFoundError):
+                await client.agents.delete(agent_id)
+
+        await self._requests.read(delete, "delete duplicate agent")
 
     def _create_args(self) -> dict[str, Any]:
         spec = self.spec
@@ -226,23 +243,47 @@ class LettaAgent(Actor):
         except (TypeError, ValueError):
             return str(message)
 
+    def _otid(self) -> tuple[str, bool]:
+        """The ``otid`` of the current message's user message, and whether to look it up first.
+
+        A str envelope id (a cluster wire id, a daemon API message id: unique) is the otid, so
+        a redelivered envelope (``attempt > 1``: a supervisor's redelivery, a cluster's after a
+        failover) is looked up in Letta before it is sent again. Otherwise (an int id, only
+        unique within its process) a fresh uuid4, never looked up.
+        """
+        envelope = self.envelope
+        if envelope is not None and isinstance(envelope.id, str):
+            return envelope.id, envelope.attempt > 1
+        return str(uuid.uuid4()), False
+
     async def receive(self, message: Any) -> AgentReply:
-        otid = str(uuid.uuid4())
+        otid, look_first = self._otid()
         started = time.perf_counter()
         builder = ReplyBuilder(self.name, self.agent_id, otid)
         try:
-            await self._conversation.converse(self.render(message), otid, builder)
+            await self._conversation.converse(
+                self.render(message), otid, builder, look_first=look_first
+            )
         except BaseException as exc:
-            # Cancelled, or the asker gave up (a cancellation may also surface as a transport
-            # error or inside an exception group): the Letta run is abandoned.
-            reply = self.envelope.reply_to if self.envelope is not None else None
-            if isinstance(exc, anyio.get_cancelled_exc_class()) or (
-                reply is not None and reply.abandoned
-            ):
+            if self._run_abandoned(exc):
                 await self._cancel_run()
             raise
         builder.reply.latency = time.perf_counter() - started
         return builder.reply
+
+    def _run_abandoned(self, exc: BaseException) -> bool:
+        """Whether the Letta run of the current message is abandoned after ``exc``: the asker
+        gave up, or the handling was cancelled (a cancellation may also surface as a transport
+        error or inside an exception group). Not when cancelled with a str envelope id: the
+        actor is being stopped (e.g. its node lost the actor's lease) and the message may be
+        redelivered, to be looked up by its otid; a run marked cancelled would read as "never
+        arrived" (Letta without Redis only marks it, the run goes on) and be sent twice."""
+        envelope = self.envelope
+        if envelope is None:
+            return isinstance(exc, anyio.get_cancelled_exc_class())
+        if envelope.reply_to is not None and envelope.reply_to.abandoned:
+            return True
+        return isinstance(exc, anyio.get_cancelled_exc_class()) and isinstance(envelope.id, int)
 
     async def _cancel_run(self) -> None:
         """Best effort: ask Letta to cancel the agent's run (shielded, short timeout)."""

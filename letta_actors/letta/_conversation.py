@@ -49,13 +49,19 @@ class Conversation:
     async def letta_tools(self) -> list[LettaClientTool]:
         return [cast(LettaClientTool, t.to_letta()) for t in await self.agent.client_tools()]
 
-    async def converse(self, text: str, otid: str, builder: ReplyBuilder) -> None:
-        """Send ``text`` and run the tools the agent calls until its turn ends, into ``builder``."""
+    async def converse(
+        self, text: str, otid: str, builder: ReplyBuilder, *, look_first: bool = False
+    ) -> None:
+        """Send ``text`` and run the tools the agent calls until its turn ends, into ``builder``.
+
+        ``look_first``: the message may have been delivered before (a redelivery with the same
+        ``otid``): its outcome is read back if Letta has it, and it is sent only if not.
+        """
         agent, options = self.agent, self.agent.options
         tools = await agent.client_tools()
         by_name = {t.name: t for t in tools}
         letta_tools = [cast(LettaClientTool, t.to_letta()) for t in tools]
-        turn = await self.send_user(text, otid, letta_tools)
+        turn = await self.send_user(text, otid, letta_tools, look_first=look_first)
         self._add_turn(builder, turn)
         rounds = 0
         while turn.stop_reason == "requires_approval" and turn.pending:
@@ -79,13 +85,23 @@ class Conversation:
             turn = await self.send_approvals(approvals, letta_tools)
             self._add_turn(builder, turn)
 
-    async def send_user(self, text: str, otid: str, tools: list[LettaClientTool]) -> Turn:
-        """Send the user message; a pending approval (409) is settled first, up to 3 times."""
+    async def send_user(
+        self, text: str, otid: str, tools: list[LettaClientTool], *, look_first: bool = False
+    ) -> Turn:
+        """Send the user message; a pending approval (409) is settled first, up to 3 times.
+
+        ``look_first``: look ``otid`` up first (:meth:`Recovery.user_message`) and return the
+        outcome found; send only when it never arrived.
+        """
         sent_at = time.monotonic()
 
         async def recover() -> Turn | _Resend:
             return await self.recovery.user_message(otid, sent_at)
 
+        if look_first:
+            found = await recover()
+            if isinstance(found, Turn):
+                return found
         for _ in range(3):
             try:
                 return await self.requests.send_user(text, otid, tools, recover)

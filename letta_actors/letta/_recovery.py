@@ -54,11 +54,14 @@ class Recovery:
         deadline = time.monotonic() + agent.options.recovery_wait
         backoff = _Backoff()
         while True:
+            # Runs first, then messages: a run that ends between the two reads has stored its
+            # messages by the second (read the other way round, it would pass for not sent).
+            active = await self.requests.active_runs()
             marker = await self._find("user_message", "otid", {otid})
             if marker is not None:
                 log.info("%s: message %s had arrived; reading its outcome", agent.name, otid)
                 return await self._outcome_after(marker, sent_at, deadline, otid)
-            if await self._not_delivered(sent_at, deadline):
+            if await self._not_delivered(active, sent_at, deadline):
                 log.info("%s: message %s did not arrive; sending it again", agent.name, otid)
                 return RESEND
             await backoff.wait()
@@ -69,12 +72,13 @@ class Recovery:
         deadline = time.monotonic() + agent.options.recovery_wait
         backoff = _Backoff()
         while True:
+            active = await self.requests.active_runs()  # first: see user_message
             pending = {c.tool_call_id for c in await self.requests.pending_tool_calls()}
             if not ids & pending:
                 marker = await self._find("tool_return_message", "tool_call_id", ids)
                 if marker is not None:
                     return await self._outcome_after(marker, sent_at, deadline, "tool returns")
-            elif await self._not_delivered(sent_at, deadline):
+            elif await self._not_delivered(active, sent_at, deadline):
                 return RESEND
             if time.monotonic() > deadline:
                 raise LettaOutcomeUnknown(
@@ -97,9 +101,11 @@ class Recovery:
         down = self.agent.connection.unreachable_at
         return down is not None and down >= since
 
-    async def _not_delivered(self, sent_at: float, deadline: float) -> bool | None:
-        """True: the request surely did not arrive (resend); None: not known yet (wait)."""
-        active = await self.requests.active_runs()
+    async def _not_delivered(
+        self, active: list[str], sent_at: float, deadline: float
+    ) -> bool | None:
+        """True: the request surely did not arrive (resend); None: not known yet (wait).
+        ``active``: the agent's active runs, read before the request was looked for."""
         if not active:
             return True
         if self._server_was_down(sent_at) or time.monotonic() > deadline:

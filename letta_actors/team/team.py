@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 from anyio.abc import TaskGroup
 
+from ..durable import Codec
 from ..errors import ActorNotFound, SystemStopped
-from ..letta import LettaConnection
+from ..letta import AgentReply, LettaConnection
 from ..metrics import SystemMetrics
 from ..patterns import summarize
 from ..patterns.monitoring import health_check
@@ -111,7 +112,9 @@ def _cluster_runtime(
     placed = {
         name: Placed(spawn=spawn, durable=config.durable(name)) for name, spawn in spawners.items()
     }
-    return ClusterRuntime(system, settings, placed, environ=env)
+    # A Letta agent's reply (and a message made of one) crosses nodes: the wire must know it.
+    codec = Codec([AgentReply])
+    return ClusterRuntime(system, settings, placed, codec=codec, environ=env)
 
 
 class Team:
@@ -199,6 +202,10 @@ class Team:
             if config.metrics.enabled:
                 self.metrics = SystemMetrics(self.system, labels=config.metrics.labels)
                 stack.callback(self.metrics.close)
+                if self.runtime is not None:  # the node's cluster series, on the same /metrics
+                    from ..cluster import cluster_collector
+
+                    self.metrics.registry.register(cluster_collector(self.runtime))
         except BaseException:
             self.runtime = None
             await stack.aclose()

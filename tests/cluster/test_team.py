@@ -132,6 +132,10 @@ async def test_api_answers_for_any_agent_and_shows_the_cluster(
             assert (await http.get("/readyz")).status_code == 200
             rows = (await http.get("/v1/actors")).json()
             assert {row["node"] for row in rows} == {"n1"}
+            metrics = (await http.get("/metrics")).text  # the node's cluster series too
+            owned = sum(owner == "n1" for owner in cluster["owners"].values())
+            assert f'letta_actors_cluster_owned_actors{{node="n1"}} {owned}\n' in metrics
+            assert 'letta_actors_cluster_node_ready{node="n1"} 1\n' in metrics
 
 
 async def test_cluster_route_is_404_in_one_process() -> None:
