@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 from typing import Any
@@ -34,6 +35,7 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_-]+$")
 MSG_ID = "Nats-Msg-Id"
 
 
+@functools.cache
 def token(name: str) -> str:
     """``name`` as one subject token (also a valid consumer name)."""
     if _PLAIN.match(name):
