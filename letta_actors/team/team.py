@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -246,7 +246,7 @@ class Team:
                 _cluster_runtime(system, self.cluster_settings, spawners, config, self.env)
             )
 
-    def _subscribe(self, topics: Iterable[str], names: Iterable[str]) -> None:
+    def _subscribe(self, topics: Collection[str], names: Collection[str]) -> None:
         for topic in topics:
             for name in names:
                 self.system.bus.subscribe(topic, name)
