@@ -16,8 +16,9 @@ bus route, joins the cluster and takes its share of ``actors``:
   actor is stopped without finishing its queue; durable messages stay in the stream for the
   next owner.
 - **Leaving** (the ``async with`` ends): every actor is handed over (drained, released), then
-  the node leaves. If the system has already stopped (its supervision gave up) the leases are
-  released without draining, so the other nodes take over at once instead of after the TTL.
+  the node leaves (its last run records written, within ``send_timeout``). If the system has
+  already stopped (its supervision gave up) the leases are released without draining, so the
+  other nodes take over at once instead of after the TTL.
 
 Sends from this system to a placed actor that another node owns go through the
 :class:`~letta_actors.cluster.Transport` (see its docstring for each kind of send).
@@ -43,6 +44,7 @@ from ._errors import ClusterUnavailable
 from ._leases import LeaseLoss
 from ._mailbox import ClusterMailbox, StreamMailbox
 from ._node import ClusterNode
+from ._runs import ClusterRunRecords
 from ._settings import ClusterSettings
 from ._stats import ClusterStats
 from ._transport import Transport
@@ -94,6 +96,8 @@ class ClusterRuntime:
         self._stopping: dict[str, anyio.Event] = {}
         self._previous_factory = system.mailbox_factory
         self._left = False
+        #: This node's workflow run records, in the ``<prefix>_runs`` bucket (set at start).
+        self.run_records: ClusterRunRecords
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -155,6 +159,8 @@ class ClusterRuntime:
         transport = Transport(conn, system, self.wire, self.placed, durable, self.stats)
         self._transport = transport
         await transport.open()
+        self.run_records = ClusterRunRecords(conn)
+        await self.run_records.open()
         self._node = node = ClusterNode(
             conn, settings, self.placed,
             drain=self._hand_over, on_acquired=self._acquired, on_lost=self._lost,
@@ -167,6 +173,7 @@ class ClusterRuntime:
         self._tg = tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         await tg.start(transport.run)
+        await tg.start(self.run_records.run)
         stack.push_async_callback(self._leave)
         await tg.start(node.run)
         tg.start_soon(self._watch)
@@ -215,6 +222,10 @@ class ClusterRuntime:
                     await node.membership.leave()
         except ClusterUnavailable as exc:
             log.warning("node %s left without NATS (%s): its leases expire by TTL", node.node, exc)
+        with anyio.move_on_after(self.settings.send_timeout, shield=True) as scope:
+            await self.run_records.flush()
+        if scope.cancelled_caught:
+            log.warning("node %s left before its last run records were written", node.node)
 
     # -- placement callbacks --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 from pydantic import ConfigDict
@@ -138,6 +138,20 @@ class RunEntry:
         return entry
 
 
+class RunRecords(Protocol):
+    """Where a daemon keeps its run records: the lone daemon's SQLite store
+    (:class:`~letta_actors.durable.DurableStore`) or a cluster node's key-value bucket."""
+
+    async def runs(self) -> list[dict[str, Any]]:
+        """The saved records, oldest start first."""
+
+    def save_run(self, run_id: str, started_at: float, data: dict[str, Any]) -> None:
+        """Write (or replace) a record (it may be written later, in order)."""
+
+    def forget_run(self, run_id: str) -> None:
+        """Delete a record."""
+
+
 class RunStore:
     """The runs of one daemon, newest last; finished runs beyond ``keep`` are forgotten
     (oldest first) whenever a run is added or finishes, so the store holds at most ``keep``
@@ -148,9 +162,9 @@ class RunStore:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.keep = keep
         self._runs: OrderedDict[str, RunEntry] = OrderedDict()
-        self._store: DurableStore | None = None
+        self._store: RunRecords | None = None
 
-    async def open(self, store: DurableStore) -> int:
+    async def open(self, store: RunRecords) -> int:
         """Read the runs saved in ``store`` (before any run starts here) and save every run
         from now on, as it starts and as it finishes; returns how many were read. Those saved
         while running are marked interrupted (and saved so)."""

@@ -245,6 +245,7 @@ class Team:
             self.runtime = await stack.enter_async_context(
                 _cluster_runtime(system, self.cluster_settings, spawners, config, self.env)
             )
+            await self.runs.open(self.runtime.run_records)  # this node's past runs
 
     def _subscribe(self, topics: Collection[str], names: Collection[str]) -> None:
         for topic in topics:

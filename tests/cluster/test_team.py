@@ -41,6 +41,17 @@ kind = "python"
 factory = "tests.helpers:Recorder"
 durable = true
 
+[workflows.both]
+kind = "fan_out"
+
+[[workflows.both.tasks]]
+id = "a"
+agent = "a"
+
+[[workflows.both.tasks]]
+id = "b"
+agent = "b"
+
 [cluster]
 nats_url = "{{url}}"
 reconnect_wait = 0.1
@@ -182,6 +193,17 @@ intensity = {{{{ max_restarts = 0, period = 60 }}}}
 kind = "python"
 factory = "tests.daemon.actors:Crashing"
 {echoes("a", "b")}
+[workflows.both]
+kind = "fan_out"
+
+[[workflows.both.tasks]]
+id = "a"
+agent = "a"
+
+[[workflows.both.tasks]]
+id = "b"
+agent = "b"
+
 [cluster]
 nats_url = "{{url}}"
 
@@ -225,3 +247,23 @@ async def test_a_node_whose_supervision_gives_up_hands_its_agents_over_at_once(
             await wait_until(lambda: placed(everything), timeout=DEADLINE, what="hand-over")
             assert [await two.ask(name, "hi") for name in owners] == ["hi"] * 3
     assert len(failures) == 1
+
+
+async def test_a_node_started_again_lists_its_past_runs_and_marks_a_crashed_one_interrupted(
+    nats_server: LocalNatsServer,
+) -> None:
+    config = config_for(nats_server)
+    async with nodes(config, "n1") as (n1,):
+        entry = n1.start_run("both", "hello")
+        await wait_until(lambda: entry.state == "finished", timeout=DEADLINE, what="the run")
+        assert entry.status == "completed"
+        assert n1.runtime is not None
+        # As a crash would leave it: a record saved while its run was going.
+        n1.runtime.run_records.save_run("crashed", 1.0, {**entry.stored(), "run_id": "crashed",
+                                                         "state": "running"})  # fmt: skip
+    async with Team(config, node="n1", env={}) as again:
+        listed = {run.id: run for run in again.runs}
+        assert listed[entry.id].status == "completed"
+        assert listed["crashed"].status == "interrupted"
+    async with Team(config, node="n2", env={}) as other:
+        assert list(other.runs) == [], "each node lists its own runs"
