@@ -31,10 +31,10 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -390,12 +390,12 @@ class Cluster:
         self._clients.clear()
 
 
+C = TypeVar("C", bound=Cluster)
+
+
 @asynccontextmanager
-async def open_cluster(
-    root: Path, nats: LocalNatsServer, spec: TeamSpec, names: Sequence[str] = ("n1", "n2", "n3")
-) -> AsyncIterator[Cluster]:
-    """A started cluster whose placement has settled; every process is killed at the end."""
-    cluster = Cluster(root, nats, spec, names)
+async def running(cluster: C) -> AsyncIterator[C]:
+    """``cluster`` started, once its placement has settled; every process is killed at the end."""
     try:
         await cluster.start()
         await cluster.settled()
@@ -403,6 +403,13 @@ async def open_cluster(
     finally:
         with anyio.CancelScope(shield=True):
             await cluster.aclose()
+
+
+def open_cluster(
+    root: Path, nats: LocalNatsServer, spec: TeamSpec, names: Sequence[str] = ("n1", "n2", "n3")
+) -> AbstractAsyncContextManager[Cluster]:
+    """A started cluster of ``spec`` (see :func:`running`)."""
+    return running(Cluster(root, nats, spec, names))
 
 
 class SendFailed(AssertionError):

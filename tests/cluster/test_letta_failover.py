@@ -15,7 +15,7 @@ import json
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from letta_actors.localstack.environment import delete_tagged_agents
 from ..helpers import wait_until
 from ..letta.agent_fixtures import connection_config, marker, spec_for
 from .helpers import DEADLINE, settings
-from .procs import Cluster, TeamSpec, team_text
+from .procs import Cluster, TeamSpec, running, team_text
 
 pytestmark = [pytest.mark.anyio, pytest.mark.letta]
 
@@ -225,19 +225,11 @@ tasks = [{tasks}]
 """)
 
 
-@asynccontextmanager
-async def letta_cluster(
+def letta_cluster(
     root: Path, nats: LocalNatsServer, stack: LocalStack, token: str
-) -> AsyncIterator[LettaCluster]:
-    """A started cluster whose placement has settled; every process is killed at the end."""
-    cluster = LettaCluster(root, nats, stack, token)
-    try:
-        await cluster.start()
-        await cluster.settled()
-        yield cluster
-    finally:
-        with anyio.CancelScope(shield=True):
-            await cluster.aclose()
+) -> AbstractAsyncContextManager[LettaCluster]:
+    """A started cluster of Letta agents (see :func:`tests.cluster.procs.running`)."""
+    return running(LettaCluster(root, nats, stack, token))
 
 
 def specialist_rules(token: str, slow: str) -> list[Rule]:

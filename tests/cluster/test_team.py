@@ -193,17 +193,6 @@ intensity = {{{{ max_restarts = 0, period = 60 }}}}
 kind = "python"
 factory = "tests.daemon.actors:Crashing"
 {echoes("a", "b")}
-[workflows.both]
-kind = "fan_out"
-
-[[workflows.both.tasks]]
-id = "a"
-agent = "a"
-
-[[workflows.both.tasks]]
-id = "b"
-agent = "b"
-
 [cluster]
 nats_url = "{{url}}"
 
