@@ -38,7 +38,7 @@ from typing import Any
 
 import anyio
 import nats.errors
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskStatus
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
@@ -88,7 +88,7 @@ class RemoteRecipient:
                 await transport.publish(envelope)
             else:
                 await transport.tell(envelope)
-        except BaseException:
+        except Exception:  # a cancellation (the asker's timeout, a stop) is no failure
             transport.stats.remote_send_failures += 1
             raise
         transport.stats.remote_sends += 1
@@ -124,7 +124,7 @@ class Transport:
         self._answers: OrderedDict[str, bytes] = OrderedDict()
         #: Asks being handled here: when their asker stops waiting (anyio clock), and the slot.
         self._deadlines: dict[str, tuple[float, ReplySlot]] = {}
-        self._tg: TaskGroup | None = None
+        self._running = False
         self._to_ack: dict[int, Msg] = {}
         self._ack_wanted = anyio.Event()
         #: The consumer each durable actor served here reads from.
@@ -158,9 +158,10 @@ class Transport:
             )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled: acknowledgements and the asks being answered run here."""
+        """Serve until cancelled: the acknowledgements, and the expiry of asks whose asker
+        stopped waiting, run here."""
         async with anyio.create_task_group() as tg:
-            self._tg = tg
+            self._running = True
             tg.start_soon(self._send_acks)
             tg.start_soon(self._expire_asks)
             task_status.started()
@@ -230,7 +231,7 @@ class Transport:
 
     async def serve(self, actor: str, mailbox: StreamMailbox | None) -> None:
         """Start taking messages for ``actor`` (owned here now; already spawned)."""
-        assert self._tg is not None, "Transport.run is not running"
+        assert self._running, "Transport.run is not running"
         if actor in self._serving:
             return
         client = self.conn.client
