@@ -15,6 +15,8 @@ bus route, joins the cluster and takes its share of ``actors``:
   stops handing anything out at once (checked at every take), it stops being served and its
   actor is stopped without finishing its queue; durable messages stay in the stream for the
   next owner.
+- **Given up** (it stopped for good under its supervisor here: restarts ran out, or it is
+  ``temporary``): it stops being served and is released; a placement pass starts it again.
 - **Leaving** (the ``async with`` ends): every actor is handed over (drained, released), then
   the node leaves (its last run records written, within ``send_timeout``). If the system has
   already stopped (its supervision gave up) the leases are released without draining, so the
@@ -36,7 +38,7 @@ from typing import Self
 import anyio
 from anyio.abc import TaskGroup
 
-from ..actors import Mailbox, MailboxConfig
+from ..actors import ActorInfo, Mailbox, MailboxConfig
 from ..durable import Codec
 from ..system import ActorSystem
 from ._connection import ClusterConnection, require_asyncio
@@ -170,6 +172,7 @@ class ClusterRuntime:
         stack.push_async_callback(self._restore_system)
         system.mailbox_factory = self._mailbox
         system.bus.add_route(transport)
+        system.registry.retire_listeners.append(self._retired)
         self._tg = tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         await tg.start(transport.run)
@@ -192,6 +195,7 @@ class ClusterRuntime:
             await stack.__aexit__(exc_type, exc, tb)
 
     async def _restore_system(self) -> None:
+        self.system.registry.retire_listeners.remove(self._retired)
         self.system.bus.remove_route(self.transport)
         self.system.mailbox_factory = self._previous_factory
 
@@ -260,6 +264,46 @@ class ClusterRuntime:
         mailbox = cell.mailbox if cell is not None else None
         await self.transport.serve(actor, mailbox if isinstance(mailbox, StreamMailbox) else None)
 
+    def _retired(self, info: ActorInfo) -> None:
+        """A placed actor stopped for good under its supervisor while this node owns it (its
+        restarts ran out, or it is ``temporary``): stop serving it and release it, so that a
+        placement pass starts it again (here or elsewhere) instead of it staying owned and
+        dead, its durable messages piling up."""
+        name = info.name
+        if (
+            name not in self.placed
+            or name in self._stopping  # stopped by this runtime: handed over or lost
+            or self._left
+            or self._tg is None
+            or not self.system.running
+            or not self.owns(name)
+        ):
+            return
+        log.warning(
+            "node %s: %s stopped for good under its supervisor; releasing it to be started "
+            "again", self.node_name, name,
+        )  # fmt: skip
+        topics = self._topics_of(name)  # the registry forgets them next
+        self._stopping[name] = done = anyio.Event()
+
+        async def release() -> None:
+            try:
+                await self.transport.unserve(name)
+                await self.node.leases.release(name)
+            finally:
+                self._resubscribe(name, topics)
+                self._stopping.pop(name, None)
+                done.set()
+
+        self._tg.start_soon(release)
+
+    def _topics_of(self, actor: str) -> list[str]:
+        return [t for t, names in self.system.bus.topics.topics().items() if actor in names]
+
+    def _resubscribe(self, actor: str, topics: list[str]) -> None:
+        for topic in topics:
+            self.system.bus.subscribe(topic, actor)
+
     def _renewed(self, actor: str, revision: int) -> None:
         self.stats.lease_renewals += 1
 
@@ -276,16 +320,14 @@ class ClusterRuntime:
     async def _stop(self, actor: str, timeout: float | None) -> None:
         """Stop serving ``actor``, then stop it (``timeout`` 0: without finishing its queue)."""
         done = self._stopping.setdefault(actor, anyio.Event())
-        bus = self.system.bus
         # Retiring a name drops its topic subscriptions; the actor lives on elsewhere.
-        topics = [topic for topic, names in bus.topics.topics().items() if actor in names]
+        topics = self._topics_of(actor)
         try:
             await self.transport.unserve(actor)
             if self.system.running:
                 await self.system.stop(actor, timeout=timeout)
         finally:
-            for topic in topics:
-                bus.subscribe(topic, actor)
+            self._resubscribe(actor, topics)
             self.lag.pop(actor, None)
             self._stopping.pop(actor, None)
             done.set()

@@ -41,16 +41,23 @@ import nats.errors
 from anyio.abc import TaskStatus
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    ConsumerInfo,
+    DeliverPolicy,
+    RetentionPolicy,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from ..actors import DeadLetterReason, Envelope, ReplySlot
 from ..durable import DecodeError
-from ..errors import ActorNotFound, ActorStopped
+from ..errors import ActorError, ActorNotFound, ActorStopped, MailboxFull
 from ..system import ActorSystem
 from ._connection import ClusterConnection
 from ._errors import ClusterConfigError, ClusterUnavailable
-from ._leases import unavailable_as
+from ._leases import UNAVAILABLE, unavailable_as
 from ._mailbox import StreamMailbox
 from ._stats import ClusterStats
 from ._wire import MSG_ID, Moved, Subjects, Wire, token
@@ -64,6 +71,8 @@ _ANSWERS_KEPT = 1024
 #: How long a delivered message may stay unacknowledged before JetStream redelivers it to the
 #: same consumer (a failover does not wait for this: the new owner makes a new consumer).
 _ACK_WAIT = 24 * 3600.0
+#: How many consumers the server lists per request.
+_CONSUMERS_PER_PAGE = 256
 #: What unsubscribing from a subscription already gone raises.
 _GONE = (nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError)
 
@@ -196,7 +205,10 @@ class Transport:
         """A non-durable tell: NATS core publish (at-most-once)."""
         data = self._encode(envelope)
         self._require_connected(f"telling {envelope.recipient}")
-        await self.conn.client.publish(self.subjects.tell(envelope.recipient), data)
+        try:
+            await self.conn.client.publish(self.subjects.tell(envelope.recipient), data)
+        except UNAVAILABLE as exc:  # the connection dropped, or its buffer is full
+            raise ClusterUnavailable(f"telling {envelope.recipient}", exc) from exc
 
     async def ask(self, envelope: Envelope) -> None:
         """Request, retried until answered (see the module docstring); resolves the reply."""
@@ -217,6 +229,8 @@ class Transport:
             except nats.errors.TimeoutError:
                 envelope.attempt = max(2, envelope.attempt)  # it may have been handled
                 continue
+            except UNAVAILABLE as exc:  # the connection dropped meanwhile
+                raise ClusterUnavailable(f"asking {name}", exc) from exc
             try:
                 reply.set_result(self.wire.answer(name, answer.data))
             except Moved:  # its node gave it up meanwhile: to the new owner, maybe seen before
@@ -261,7 +275,9 @@ class Transport:
         self.stats.remote_received += 1
         try:
             await self.system.bus.accept(envelope)
-        except Exception as exc:
+        except MailboxFull:  # the "fail" policy, and nobody to raise it to: as "drop_newest"
+            self.system.dead_letters.record(envelope, DeadLetterReason.DROPPED_NEWEST)
+        except ActorError as exc:  # the system is stopping: nobody waits for a tell
             log.warning("message %s to %s not queued: %s", envelope.id, envelope.recipient, exc)
             self.system.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
 
@@ -383,7 +399,7 @@ class Transport:
         with unavailable_as(f"opening the mailbox of {actor}"):
             previous = [
                 info
-                for info in await js.consumers_info(stream)
+                for info in await self._consumers_of(stream)
                 if info.config.filter_subject == subject
             ]
             floor = max((c.ack_floor.stream_seq or 0 for c in previous if c.ack_floor), default=0)
@@ -429,6 +445,15 @@ class Transport:
                     await js.delete_consumer(stream, info.name)
         self._consumers[actor] = name
         return sub
+
+    async def _consumers_of(self, stream: str) -> list[ConsumerInfo]:
+        """Every consumer of ``stream`` (the server lists 256 at a time)."""
+        found: list[ConsumerInfo] = []
+        while True:
+            page = await self.conn.js.consumers_info(stream, offset=len(found))
+            found.extend(page)
+            if len(page) < _CONSUMERS_PER_PAGE:
+                return found
 
     async def lag(self, actor: str) -> int | None:
         """Messages in ``actor``'s stream subject not acknowledged yet (None: no consumer)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 
 from letta_actors.actors import Envelope, MailboxConfig
 from letta_actors.cluster import ClusterMailbox, StreamMailbox
@@ -62,7 +63,14 @@ async def test_a_mailbox_whose_lease_is_lost_hands_nothing_out() -> None:
     mailbox.offer(tell(2))
     assert (await mailbox.get()).id == 1
     owned["x"] = False
-    with anyio.move_on_after(0.2) as scope:  # it waits until the actor is stopped
-        await mailbox.get()
-    assert scope.cancelled_caught
+    taken: list[Envelope] = []
+    async with anyio.create_task_group() as tg:
+
+        async def take() -> None:
+            taken.append(await mailbox.get())
+
+        tg.start_soon(take)
+        await wait_all_tasks_blocked()  # it waits until the actor is stopped (cancelled)
+        tg.cancel_scope.cancel()
+    assert taken == []
     assert [e.id for e in mailbox.drain()] == [2], "kept, not handed out"

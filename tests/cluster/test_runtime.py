@@ -23,6 +23,7 @@ from letta_actors.cluster import (
     Placed,
     RemoteError,
 )
+from letta_actors.supervisors import RestartType
 
 from ..helpers import wait_until
 from .helpers import DEADLINE, LONG, SHORT, settings
@@ -58,9 +59,12 @@ class Worker(Actor[Any, Any]):
 class Team:
     """Nodes in one process; ``log`` collects (node, actor, message, attempt)."""
 
-    def __init__(self, server: LocalNatsServer, durable: bool) -> None:
+    def __init__(
+        self, server: LocalNatsServer, durable: bool, restart: RestartType = "permanent"
+    ) -> None:
         self.server = server
         self.durable = durable
+        self.restart = restart
         self.log: list[tuple[str, str, Any, int]] = []
         self._event = anyio.Event()
         self.runtimes: dict[str, ClusterRuntime] = {}
@@ -94,7 +98,11 @@ class Team:
 
             def spawner(actor: str) -> Placed:
                 async def spawn() -> None:
-                    await system.spawn(lambda: Worker(name, self.log, self.changed), name=actor)
+                    await system.spawn(
+                        lambda: Worker(name, self.log, self.changed),
+                        name=actor,
+                        restart=self.restart,
+                    )
 
                 return Placed(spawn=spawn, durable=self.durable)
 
@@ -238,3 +246,20 @@ async def test_an_ask_queued_on_a_node_that_loses_the_actor_is_answered_by_the_n
         # as possibly seen before.
         assert answers and answers[0][1] == "after"
         assert [e[3] for e in team.log if e[2] == "after"] == [2]
+
+
+async def test_an_actor_stopped_for_good_under_its_supervisor_is_released_and_started_again(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=True, restart="temporary")  # a crash ends it for good
+    async with team.node("n1") as n1:
+        await team.spread(n1)
+        actor = NAMES[0]
+        n1.system.bus.subscribe("all", actor)
+        await n1.system.ref(actor).tell("boom")
+        # Not left owned and dead: released, then acquired and spawned again by a pass.
+        await wait_until(lambda: n1.stats.acquisitions > len(NAMES), what="acquired again")
+        assert (await n1.system.ref(actor).ask("back?"))[1] == "back?"
+        assert await n1.system.bus.publish("all", "still subscribed") == 1
+        await n1.system.ref(actor).tell("after")
+        await team.wait_for(lambda: any(e[2] == "after" for e in team.log))
