@@ -282,10 +282,14 @@ class Transport:
             self.system.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
 
     async def _on_ask(self, msg: Msg) -> None:
-        opened = self._open(msg)
-        if opened is None or not msg.reply:
+        if not msg.reply:
             return
-        envelope, timeout = opened
+        try:
+            envelope, timeout = self.wire.open(msg.data)
+        except DecodeError as exc:  # e.g. a model this node's codec does not know: say so
+            log.error("ask on %s refused: %s", msg.subject, exc)  # noqa: TRY400
+            self._publish_now(msg.reply, self.wire.reply(msg.subject, error=exc))
+            return
         ident = str(envelope.id)
         answer = self._answers.get(ident)
         if answer is not None:

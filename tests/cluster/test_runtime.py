@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+from pydantic import BaseModel
 
 from letta_actors import Actor, ActorSystem, Intensity, SupervisionEscalated
 from letta_actors.cluster import (
@@ -23,6 +24,7 @@ from letta_actors.cluster import (
     Placed,
     RemoteError,
 )
+from letta_actors.durable import Codec
 from letta_actors.supervisors import RestartType
 
 from ..helpers import wait_until
@@ -263,3 +265,31 @@ async def test_an_actor_stopped_for_good_under_its_supervisor_is_released_and_st
         assert await n1.system.bus.publish("all", "still subscribed") == 1
         await n1.system.ref(actor).tell("after")
         await team.wait_for(lambda: any(e[2] == "after" for e in team.log))
+
+
+class Order(BaseModel):
+    item: str
+
+
+async def test_an_ask_the_owner_cannot_read_fails_at_once_with_the_reason(
+    nats_server: LocalNatsServer,
+) -> None:
+    """A model registered with the asker's codec only: the owner answers why, at once."""
+    log: list[tuple[str, str, Any, int]] = []
+
+    def placed(system: ActorSystem, node: str) -> dict[str, Placed]:
+        async def spawn() -> None:
+            await system.spawn(lambda: Worker(node, log, lambda: None), name="y")
+
+        return {"y": Placed(spawn=spawn)}  # placed on n2 by rendezvous over n1, n2
+
+    async with (
+        ActorSystem(name="n1") as s1,
+        ActorSystem(name="n2") as s2,
+        ClusterRuntime(s1, settings(nats_server, "n1"), placed(s1, "n1"),
+                       codec=Codec([Order])) as n1,
+        ClusterRuntime(s2, settings(nats_server, "n2"), placed(s2, "n2")) as n2,
+    ):  # fmt: skip
+        await wait_until(lambda: n2.owned() == ["y"] and not n1.owned(), what="y on n2")
+        with pytest.raises(RemoteError, match="DecodeError"):
+            await s1.ref("y").ask(Order(item="tea"), timeout=DEADLINE)
