@@ -15,3 +15,4 @@ class DeadLetterReason(StrEnum):
     HANDLER_FAILED = "handler_failed"
     CANCELLED = "cancelled"  # handling was cancelled (the stop deadline passed)
     NOT_PROCESSED = "not_processed"  # still queued when the actor stopped for good
+    NOT_SENT = "not_sent"  # a transport could not send it to its recipient's node (NATS lost)

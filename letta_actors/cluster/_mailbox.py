@@ -7,15 +7,16 @@ before it handles the next message: the envelope is put back and the consumer wa
 runtime stops the actor (what is queued is kept for the durable ones, see below).
 
 :class:`StreamMailbox` adds the durable side, for actors placed with ``durable=True``: a tell is
-published to the actor's subject of the JetStream stream (with its id as message id) and
-``tell`` returns once JetStream stored it; it is queued here only when the owner's consumer
-receives it from the stream (:meth:`StreamMailbox.deliver`), so local and remote senders go
-through one ordered stream. It is acknowledged when the cell settles it (handled, or
+published to the actor's subject of the JetStream stream (with a message id; concurrent tells
+may be stored together as one message) and ``tell`` returns once JetStream stored it; it is
+queued here only when the owner's consumer receives it from the stream
+(:meth:`StreamMailbox.deliver`), so local and remote senders go through one ordered stream. A
+stream message is acknowledged when the cell settled its (last) tell (handled, or
 dead-lettered after its handling failed); a message whose handling a stop cut short, and
 every message still queued when the actor stops, stays unacknowledged in the stream for the
-next owner. JetStream delivers at most ``capacity`` unacknowledged messages at a time; the
-overflow policy applies to asks; the tells waiting in the stream are bounded by the stream's
-limits.
+next owner (with the other tells of its stream message). JetStream delivers at most
+``capacity`` unacknowledged stream messages at a time (each of up to 64 tells); the overflow
+policy applies to asks; the tells waiting in the stream are bounded by the stream's limits.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class ClusterMailbox(Mailbox):
         self.put_front(envelope)
         await anyio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: The stream message of an envelope stored with others is acknowledged with the last of them.
+_WITH_LAST = object()
 
 
 class Stream(Protocol):
@@ -113,11 +118,13 @@ class StreamMailbox(ClusterMailbox):
         await self._stream.publish(envelope)  # also while closed: the stream is the mailbox
         return None
 
-    def deliver(self, envelope: Envelope, message: Any) -> None:
-        """Queue ``envelope``, delivered from the stream as ``message`` (acknowledged when
-        settled); JetStream delivers at most ``capacity`` unacknowledged ones at a time."""
-        self._messages[envelope] = message
-        self._append(envelope)
+    def deliver(self, envelopes: list[Envelope], message: Any) -> None:
+        """Queue ``envelopes``, delivered from the stream as one ``message``: it is
+        acknowledged when the last of them is settled (the ones before are settled first)."""
+        last = len(envelopes) - 1
+        for i, envelope in enumerate(envelopes):
+            self._messages[envelope] = message if i == last else _WITH_LAST
+            self._append(envelope)
 
     def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
         """Acknowledge ``envelope`` in the stream, unless a stop cut its handling short: then it
@@ -131,7 +138,8 @@ class StreamMailbox(ClusterMailbox):
             return
         del self._messages[envelope]
         self._requeued.discard(envelope)
-        self._stream.ack(message)
+        if message is not _WITH_LAST:
+            self._stream.ack(message)
 
     def drain(self) -> list[Envelope]:
         """Remove what is queued (the cell dead-letters it as not processed); the delivered ones

@@ -7,7 +7,9 @@ Sending (a :class:`~letta_actors.bus.Route`: the bus asks it for names it does n
   within the stream's duplicate window is dropped). NATS away: it waits up to
   ``send_timeout``, then raises :class:`ClusterUnavailable` (nothing stored);
 - a **tell to another actor** is a NATS core publish: at-most-once (a message in flight when
-  its owner dies is lost). NATS away: :class:`ClusterUnavailable` at once;
+  its owner dies is lost). The tells to one actor within one turn of the event loop travel as
+  one NATS message (``cluster/_batches.py``). NATS away: :class:`ClusterUnavailable` at once;
+  lost after the tell returned, before its batch left: a dead letter ``not_sent``;
 - an **ask** is a NATS request. No owner subscribed (a failover in progress), or the answer of
   a node that gave the actor up while the ask waited there: it is sent again every
   ``retry_interval`` until the ask's deadline; no answer within ``send_timeout`` (the owner
@@ -55,6 +57,7 @@ from ..actors import DeadLetterReason, Envelope, ReplySlot
 from ..durable import DecodeError
 from ..errors import ActorError, ActorNotFound, ActorStopped, MailboxFull
 from ..system import ActorSystem
+from ._batches import Batch, Batches, Group
 from ._connection import ClusterConnection
 from ._errors import ClusterConfigError, ClusterUnavailable
 from ._leases import UNAVAILABLE, unavailable_as
@@ -139,6 +142,9 @@ class Transport:
         #: The consumer each durable actor served here reads from.
         self._consumers: dict[str, str] = {}
         self._consumer_ids = itertools.count(1)
+        self._batches = Batches(self._send_batches)
+        #: The latest store of each stream subject (in flight, or waiting for the one before).
+        self._stores: dict[str, Group] = {}
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -174,7 +180,10 @@ class Transport:
             tg.start_soon(self._send_acks)
             tg.start_soon(self._expire_asks)
             task_status.started()
-            await anyio.sleep_forever()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self._batches.send_all()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -192,29 +201,91 @@ class Transport:
             raise ClusterUnavailable(what, ConnectionError("not connected to NATS"))
 
     async def publish(self, envelope: Envelope) -> None:
-        """Store a tell in its recipient's stream subject (the :class:`Stream` of a mailbox)."""
+        """Store a tell in its recipient's stream subject (the :class:`Stream` of a mailbox).
+
+        Stores of one subject go one at a time, in order; tells arriving meanwhile are stored
+        together, as one message, next (``cluster/_batches.py``). A tell with its sender's own
+        id (``message_id``) is stored alone, under that id, so that a resend of it within the
+        duplicate window is dropped. Returns once stored; a cancellation once the tell is
+        waiting to be stored waits for the store to end. NATS away:
+        :class:`ClusterUnavailable` within twice ``send_timeout`` (nothing stored)."""
+        alone = isinstance(envelope.id, str)
         data = self._encode(envelope)
         subject = self.subjects.mailbox(envelope.recipient)
-        with unavailable_as(f"storing a message to {envelope.recipient}"):
-            await self.conn.js.publish(
-                subject, data, timeout=self.send_timeout, stream=self.subjects.stream,
-                headers={MSG_ID: str(envelope.id)},
-            )  # fmt: skip
+        last = self._stores.get(subject)
+        if last is not None and not alone and last.fits(data, self.conn.max_payload - _HEADROOM):
+            last.add(data, envelope)
+            with anyio.CancelScope(shield=True):
+                await last.stored.wait()
+            if last.error is not None:
+                raise _again(last.error, f"storing a message to {envelope.recipient}")
+            return
+        group = self._stores[subject] = Group(after=last, alone=alone)
+        group.add(data, envelope)
+        with anyio.CancelScope(shield=True):
+            try:
+                if group.after is not None:
+                    await group.after.stored.wait()
+                    group.after = None
+                group.publishing = True
+                with unavailable_as(f"storing a message to {envelope.recipient}"):
+                    await self.conn.js.publish(
+                        subject, group.payload, timeout=self.send_timeout,
+                        stream=self.subjects.stream, headers={MSG_ID: group.message_id},
+                    )  # fmt: skip
+            except BaseException as exc:
+                group.error = exc
+                raise
+            finally:
+                group.stored.set()
+                if self._stores.get(subject) is group:
+                    del self._stores[subject]
 
     async def tell(self, envelope: Envelope) -> None:
-        """A non-durable tell: NATS core publish (at-most-once)."""
+        """A non-durable tell: NATS core publish (at-most-once), gathered with the other tells
+        to its recipient in this turn of the loop; a full batch is sent at once, awaited."""
         data = self._encode(envelope)
         self._require_connected(f"telling {envelope.recipient}")
+        subject = self.subjects.tell(envelope.recipient)
+        limit = self.conn.max_payload - _HEADROOM
+        while (full := self._batches.add(subject, data, envelope, limit)) is not None:
+            await self._send_batch(subject, full, envelope)
+            if full.envelopes[-1] is envelope:
+                return
+
+    async def _send_batch(self, subject: str, batch: Batch, sender: Envelope | None = None) -> None:
+        """Publish ``batch`` now. NATS away: :class:`ClusterUnavailable` for the waiting
+        ``sender``, dead letters for the other tells of the batch (their tells returned)."""
         try:
-            await self.conn.client.publish(self.subjects.tell(envelope.recipient), data)
+            await self.conn.client.publish(subject, batch.payload)
         except UNAVAILABLE as exc:  # the connection dropped, or its buffer is full
-            raise ClusterUnavailable(f"telling {envelope.recipient}", exc) from exc
+            self._not_sent(subject, [e for e in batch.envelopes if e is not sender], exc)
+            raise ClusterUnavailable(f"telling {batch.envelopes[-1].recipient}", exc) from exc
+
+    def _send_batches(self, batches: dict[str, Batch]) -> None:
+        """Publish the batches gathered in one turn of the loop (called by the loop)."""
+        for subject, batch in batches.items():
+            failed = self._publish_now(subject, batch.payload)
+            if failed is not None:
+                self._not_sent(subject, batch.envelopes, failed)
+
+    def _not_sent(self, subject: str, envelopes: list[Envelope], error: Exception) -> None:
+        if not envelopes:
+            return
+        log.warning("%d tells on %s not sent: %s", len(envelopes), subject, error)
+        self.stats.remote_send_failures += len(envelopes)
+        for envelope in envelopes:
+            self.system.dead_letters.record(envelope, DeadLetterReason.NOT_SENT, error)
 
     async def ask(self, envelope: Envelope) -> None:
         """Request, retried until answered (see the module docstring); resolves the reply."""
         reply = envelope.reply_to
         assert reply is not None
         name = envelope.recipient
+        told = self.subjects.tell(name)
+        batch = self._batches.take(told)
+        if batch is not None:  # the tells before this ask leave first
+            await self._send_batch(told, batch)
         subject = self.subjects.ask(name)
         deadline = anyio.current_effective_deadline()
         while True:
@@ -268,18 +339,21 @@ class Transport:
         return list(self._serving)
 
     async def _on_tell(self, msg: Msg) -> None:
-        opened = self._open(msg)
-        if opened is None:
-            return
-        envelope = opened[0]
-        self.stats.remote_received += 1
-        try:
-            await self.system.bus.accept(envelope)
-        except MailboxFull:  # the "fail" policy, and nobody to raise it to: as "drop_newest"
-            self.system.dead_letters.record(envelope, DeadLetterReason.DROPPED_NEWEST)
-        except ActorError as exc:  # the system is stopping: nobody waits for a tell
-            log.warning("message %s to %s not queued: %s", envelope.id, envelope.recipient, exc)
-            self.system.dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
+        """Queue the tells of a batch (or a lone one) in order; one that cannot be read is
+        logged and skipped."""
+        envelopes, errors = self.wire.open_tells(msg.data)
+        for exc in errors:
+            log.error("message on %s dropped: %s", msg.subject, exc)
+        accept, dead_letters = self.system.bus.accept, self.system.dead_letters
+        for envelope in envelopes:
+            self.stats.remote_received += 1
+            try:
+                await accept(envelope)
+            except MailboxFull:  # the "fail" policy, and nobody to raise it to: as "drop_newest"
+                dead_letters.record(envelope, DeadLetterReason.DROPPED_NEWEST)
+            except ActorError as exc:  # the system is stopping: nobody waits for a tell
+                log.warning("message %s to %s not queued: %s", envelope.id, envelope.recipient, exc)
+                dead_letters.record(envelope, DeadLetterReason.RECIPIENT_STOPPED)
 
     async def _on_ask(self, msg: Msg) -> None:
         if not msg.reply:
@@ -288,12 +362,12 @@ class Transport:
             envelope, timeout = self.wire.open(msg.data)
         except DecodeError as exc:  # e.g. a model this node's codec does not know: say so
             log.error("ask on %s refused: %s", msg.subject, exc)  # noqa: TRY400
-            self._publish_now(msg.reply, self.wire.reply(msg.subject, error=exc))
+            self._answer(msg.reply, self.wire.reply(msg.subject, error=exc))
             return
         ident = str(envelope.id)
         answer = self._answers.get(ident)
         if answer is not None:
-            self._publish_now(msg.reply, answer)
+            self._answer(msg.reply, answer)
             return
         waiting = self._in_flight.get(ident)
         if waiting is not None:
@@ -325,7 +399,7 @@ class Transport:
             # Stopped because it left this node: the asker sends it to the new owner.
             data = self.wire.reply(envelope.recipient, error=Moved(envelope.recipient))
             for inbox in self._in_flight.pop(ident, []):
-                self._publish_now(inbox, data)
+                self._answer(inbox, data)
             return
         else:
             data = self.wire.reply(envelope.recipient, error=error)
@@ -333,21 +407,28 @@ class Transport:
         while len(self._answers) > _ANSWERS_KEPT:
             self._answers.popitem(last=False)
         for inbox in self._in_flight.pop(ident, []):
-            self._publish_now(inbox, data)
+            self._answer(inbox, data)
 
-    def _publish_now(self, subject: str, data: bytes) -> None:
-        """Publish from synchronous code. nats-py's ``publish`` queues the message before it
-        could wait (only to flush a full buffer): it is run to its first suspension, and a
-        suspended one is dropped, its message being queued already."""
+    def _publish_now(self, subject: str, data: bytes) -> Exception | None:
+        """Publish from synchronous code; returns the error if it was not sent. nats-py's
+        ``publish`` queues the message before it could wait (only to flush a full buffer): it
+        is run to its first suspension, and a suspended one is dropped, its message being
+        queued already."""
         publishing = self.conn.client.publish(subject, data)
         try:
             publishing.send(None)
         except StopIteration:
-            return
+            return None
         except nats.errors.Error as exc:
-            log.info("answer on %s not sent (%s): the asker sends again", subject, exc)
-            return
+            return exc
         publishing.close()
+        return None
+
+    def _answer(self, inbox: str, data: bytes) -> None:
+        """Send an ask's answer; one not sent is sent again when the asker asks again."""
+        failed = self._publish_now(inbox, data)
+        if failed is not None:
+            log.info("answer on %s not sent (%s): the asker sends again", inbox, failed)
 
     async def _expire_asks(self) -> None:
         """Give up the asks whose asker stopped waiting (an actor skips one it has not started
@@ -396,7 +477,8 @@ class Transport:
         one; from the start of the stream when there is none), then those are deleted. What
         they had delivered past the floor comes again, marked as a possible redelivery. A
         crash in between leaves both: the next owner takes the highest floor again. JetStream
-        pushes at most ``capacity`` unacknowledged messages at a time (``max_ack_pending``).
+        pushes at most ``capacity`` unacknowledged messages at a time (``max_ack_pending``),
+        each of up to ``GROUP_MAX`` tells.
         """
         js, stream = self.conn.js, self.subjects.stream
         subject = self.subjects.mailbox(actor)
@@ -413,16 +495,18 @@ class Transport:
             name = f"{token(actor)}__{self.node_token}_{self.wire.boot}_{next(self._consumer_ids)}"
 
             async def stored(msg: Msg) -> None:
-                opened = self._open(msg)
-                if opened is None:
+                envelopes, errors = self.wire.open_tells(msg.data)
+                for exc in errors:
+                    log.error("stored message on %s dropped: %s", msg.subject, exc)
+                if not envelopes:
                     await msg.term()
                     return
-                envelope = opened[0]
                 meta = msg.metadata
                 if meta.sequence.stream <= before or meta.num_delivered > 1:
-                    envelope.attempt = max(envelope.attempt, 2)
-                    self.stats.redeliveries += 1
-                mailbox.deliver(envelope, msg)
+                    for envelope in envelopes:
+                        envelope.attempt = max(envelope.attempt, 2)
+                    self.stats.redeliveries += len(envelopes)
+                mailbox.deliver(envelopes, msg)
 
             start = (
                 {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": floor + 1}
@@ -471,6 +555,13 @@ class Transport:
         except (NotFoundError, ClusterUnavailable):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+def _again(error: BaseException, operation: str) -> Exception:
+    """The error of a group's store, for another tell of the group (each raises its own)."""
+    if isinstance(error, ClusterUnavailable):
+        return ClusterUnavailable(operation, error.__cause__ or error)
+    return ClusterUnavailable(operation, error)
 
 
 class _RemoteReply(ReplySlot):

@@ -8,7 +8,8 @@
   ``message_id`` when it gave one, else ``<node>.<boot>.<n>`` (``boot`` is random per start of
   the node, ``n`` the system's counter). The receiving envelope keeps that id, so a Letta agent
   sends it as the ``otid`` and JetStream's duplicate window drops a resend of it.
-- **Envelopes** are the durable store's JSON records (:class:`~letta_actors.durable.Codec`):
+- **Envelopes** are the durable store's JSON records (non-durable tells to one actor may travel
+  several in one message, as a JSON array of records) (:class:`~letta_actors.durable.Codec`):
   payloads are plain JSON or registered pydantic models; anything else is refused at the send
   with ``TypeError``. The attempt number and an ask's remaining timeout travel in the record;
   a durable tell also carries its id as the ``Nats-Msg-Id`` header (JetStream's dedupe).
@@ -103,6 +104,23 @@ class Wire:
         except (ValueError, AttributeError, TypeError) as exc:
             raise DecodeError(f"a message cannot be read: {exc}") from exc
         return self.codec.envelope(record), timeout
+
+    def open_tells(self, data: bytes) -> tuple[list[Envelope], list[DecodeError]]:
+        """The envelopes of a batch of tells (a JSON array of records, or one record), and an
+        error for each one that cannot be read."""
+        try:
+            body = orjson.loads(data)
+        except ValueError as exc:
+            return [], [DecodeError(f"a message cannot be read: {exc}")]
+        envelopes: list[Envelope] = []
+        errors: list[DecodeError] = []
+        envelope = self.codec.envelope
+        for record in body if isinstance(body, list) else (body,):
+            try:
+                envelopes.append(envelope(record))  # DecodeError for anything but a record
+            except DecodeError as exc:
+                errors.append(exc)
+        return envelopes, errors
 
     def reply(self, actor: str, value: Any = None, error: BaseException | None = None) -> bytes:
         """An ask's answer; a value that cannot travel becomes an error answer."""

@@ -46,14 +46,32 @@ async def test_settle_acknowledges_and_drain_leaves_the_rest_unacknowledged() ->
     stream = FakeStream()
     mailbox = StreamMailbox("x", MailboxConfig(), anyio.Event, lambda _: True, stream)
     first, second = tell(1), tell(2)
-    mailbox.deliver(first, "msg-1")
-    mailbox.deliver(second, "msg-2")
+    mailbox.deliver([first], "msg-1")
+    mailbox.deliver([second], "msg-2")
     assert await mailbox.get() is first
     mailbox.settle(first)
     assert stream.acked == ["msg-1"]
     assert mailbox.drain() == [second]
     mailbox.settle(second)  # dead-lettered at retirement: not acknowledged
     assert stream.acked == ["msg-1"]
+
+
+async def test_tells_stored_together_are_acknowledged_with_the_last_of_them() -> None:
+    stream = FakeStream()
+    mailbox = StreamMailbox("x", MailboxConfig(), anyio.Event, lambda _: True, stream)
+    first, second, third = tell(1), tell(2), tell(3)
+    mailbox.deliver([first, second], "msg-12")
+    mailbox.deliver([third], "msg-3")
+    assert await mailbox.get() is first
+    mailbox.settle(first)
+    assert stream.acked == [], "its stream message also holds the second"
+    assert await mailbox.get() is second
+    mailbox.settle(second)
+    assert stream.acked == ["msg-12"]
+    assert await mailbox.get() is third
+    mailbox.settle(third, cut_short=True)  # a stop: back at the head, not acknowledged
+    assert stream.acked == ["msg-12"]
+    assert mailbox.drain() == []  # already dead-lettered (cancelled) when cut short
 
 
 async def test_a_mailbox_whose_lease_is_lost_hands_nothing_out() -> None:

@@ -11,19 +11,22 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
+import nats.errors
 import pytest
 from pydantic import BaseModel
 
-from letta_actors import Actor, ActorSystem, Intensity, SupervisionEscalated
+from letta_actors import Actor, ActorSystem, DeadLetterReason, Intensity, SupervisionEscalated
 from letta_actors.cluster import (
     ClusterRuntime,
     ClusterSettings,
+    ClusterUnavailable,
     LeaseSettings,
     LocalNatsServer,
     PayloadTooLarge,
     Placed,
     RemoteError,
 )
+from letta_actors.cluster._batches import BATCH_BYTES
 from letta_actors.durable import Codec
 from letta_actors.supervisors import RestartType
 
@@ -293,3 +296,47 @@ async def test_an_ask_the_owner_cannot_read_fails_at_once_with_the_reason(
         await wait_until(lambda: n2.owned() == ["y"] and not n1.owned(), what="y on n2")
         with pytest.raises(RemoteError, match="DecodeError"):
             await s1.ref("y").ask(Order(item="tea"), timeout=DEADLINE)
+
+
+async def test_tells_gathered_in_one_turn_arrive_in_order_and_before_a_later_ask(
+    nats_server: LocalNatsServer,
+) -> None:
+    team = Team(nats_server, durable=False)
+    async with team.node("n1") as n1, team.node("n2") as n2:
+        await team.spread(n1, n2)
+        remote = n2.owned()[0]
+        ref = n1.system.ref(remote)
+        # ~1 MB of tells: several batches, the full ones sent at once, the rest when the loop
+        # turns; the ask right after them must not overtake the last, unsent batch.
+        count = 3000
+        for i in range(count):
+            await ref.tell(f"{i:05d}" + "x" * 300)
+        assert (await ref.ask("after"))[1] == "after"
+        handled = [e[2] for e in team.log if e[1] == remote]
+        assert handled[-1] == "after", "the ask overtook tells sent before it"
+        assert [int(m[:5]) for m in handled[:-1]] == list(range(count))
+        assert n2.stats.remote_received == count + 1
+
+
+async def test_tells_that_cannot_leave_the_node_are_dead_letters_not_sent(
+    nats_server: LocalNatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = Team(nats_server, durable=False)
+    async with team.node("n1") as n1, team.node("n2") as n2:
+        await team.spread(n1, n2)
+        ref = n1.system.ref(n2.owned()[0])
+
+        async def lost(*args: Any, **kwargs: Any) -> None:
+            raise nats.errors.ConnectionClosedError
+
+        monkeypatch.setattr(n1.conn.client, "publish", lost)
+        await ref.tell("gathered")  # returns: it leaves when the loop turns, and cannot
+        with pytest.raises(ClusterUnavailable):  # a full batch is sent at once: its sender hears
+            await ref.tell("x" * (BATCH_BYTES + 1))
+        dead = n1.system.dead_letters
+        await wait_until(lambda: dead.by_reason(DeadLetterReason.NOT_SENT), what="not_sent")
+        # The tell that raised is not a dead letter too: its sender knows.
+        assert [d.envelope.payload for d in dead.by_reason(DeadLetterReason.NOT_SENT)] == [
+            "gathered"
+        ]
+        assert n1.stats.remote_send_failures == 2
