@@ -8,7 +8,7 @@ from ._context import current_cell
 from ._crashes import cancelled_from_outside, is_cancellation
 from ._envelope import Envelope
 from ._info import ActorInfo
-from ._mailbox import Mailbox, MailboxConfig, Overflow
+from ._mailbox import Mailbox, MailboxConfig, Overflow, Takeable
 from ._monitor import Terminated
 from ._reasons import DeadLetterReason
 from ._ref import ActorRef
@@ -38,6 +38,7 @@ __all__ = [
     "ReplySlot",
     "SpanHandle",
     "SpanKind",
+    "Takeable",
     "Terminated",
     "Tracer",
     "cancelled_from_outside",

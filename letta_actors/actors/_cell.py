@@ -12,7 +12,6 @@ import inspect
 import logging
 import time
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -201,10 +200,10 @@ class ActorCell:
         # The clock read at the end of the previous handling: the start of the next one when
         # the next message was already queued (nothing ran in between). None after a wait.
         finished: float | None = None
-        # A mailbox that is not fast_path sees every take through get() (which may refuse to
-        # hand one out, e.g. on a cluster node that lost its lease): the inline take reads a
-        # deque that stays empty then.
-        queued = mailbox.queued if mailbox.fast_path else deque[Envelope]()
+        # The inline take: the mailbox's queue, or a view of it that is empty while the
+        # mailbox refuses takes (e.g. a cluster node that lost its lease), or an empty queue
+        # when every take must go through get() (not fast_path).
+        queued = mailbox.takeable()
         system = self.system
         # Mailbox.settle is a no-op unless overridden: skip the call on the hot path then.
         settle = mailbox.settle if type(mailbox).settle is not Mailbox.settle else None

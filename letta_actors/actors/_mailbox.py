@@ -71,6 +71,14 @@ def _wakeup_factory(event_factory: Callable[[], anyio.Event]) -> Callable[[], _W
     return event_factory
 
 
+class Takeable(Protocol):
+    """What the cell takes from directly while it is not empty (:meth:`Mailbox.takeable`)."""
+
+    def __len__(self) -> int: ...
+
+    def popleft(self) -> Envelope: ...
+
+
 class MailboxClosed(Exception):
     """Raised by :meth:`Mailbox.get` once the mailbox is closed and empty."""
 
@@ -205,6 +213,13 @@ class Mailbox:
     def wake_putter(self) -> None:
         if self.putters:
             self.putters.popleft().set()
+
+    def takeable(self) -> Takeable:
+        """What the cell may take from without :meth:`get` while it is not empty (and the
+        mailbox not :attr:`interrupted`): :attr:`queued` when :attr:`fast_path`, else an empty
+        queue (every take goes through :meth:`get`). A subclass that must refuse takes at times
+        returns a view that is empty then."""
+        return self.queued if self.fast_path else deque()
 
     async def get(self) -> Envelope:
         """Dequeue the oldest envelope, waiting while empty.

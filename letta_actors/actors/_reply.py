@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,8 @@ class ReplySlot:
     """
 
     __slots__ = (
-        "__weakref__", "_event", "_factory", "abandoned", "done", "error", "scope", "value"
+        "__weakref__", "_event", "_factory", "abandoned", "deadline", "done", "error", "scope",
+        "value",
     )  # fmt: skip
 
     def __init__(self, event_factory: Callable[[], anyio.Event] = anyio.Event) -> None:
@@ -30,6 +32,9 @@ class ReplySlot:
         self.error: BaseException | None = None
         self.abandoned = False
         self.scope: anyio.CancelScope | None = None
+        #: When the asker stops waiting (anyio's clock), for a route that sends the ask on:
+        #: set by the bus for an ask to a name held elsewhere; ``inf`` otherwise.
+        self.deadline = math.inf
 
     def _resolve(self) -> None:
         self.done = True

@@ -130,7 +130,8 @@ class Bus:
         reply = envelope.reply_to
         assert reply is not None
         try:
-            with anyio.move_on_after(timeout):
+            with anyio.move_on_after(timeout) as scope:
+                reply.deadline = scope.deadline
                 await recipient.deliver(envelope)
                 await reply.wait_done()
         finally:

@@ -1,10 +1,11 @@
 """Mailboxes of the actors the cluster places: fenced by the lease, and durable on JetStream.
 
 :class:`ClusterMailbox` hands an envelope to its actor only while this node holds the actor's
-lease, checked at every take (``fast_path`` is off, so the cell never takes around
-:meth:`~ClusterMailbox.get`). A node resumed after a pause past its lease therefore finds out
-before it handles the next message: the envelope is put back and the consumer waits until the
-runtime stops the actor (what is queued is kept for the durable ones, see below).
+lease, checked at every take (the cell's inline take reads a view of the queue that is empty
+while the lease is not held, and :meth:`~ClusterMailbox.get` checks it too). A node resumed
+after a pause past its lease therefore finds out before it handles the next message: the
+envelope is put back and the consumer waits until the runtime stops the actor (what is queued
+is kept for the durable ones, see below).
 
 :class:`StreamMailbox` adds the durable side, for actors placed with ``durable=True``: a tell is
 published to the actor's subject of the JetStream stream (with a message id; concurrent tells
@@ -21,12 +22,13 @@ policy applies to asks; the tells waiting in the stream are bounded by the strea
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Literal, Protocol
 
 import anyio
 
-from ..actors import Envelope, Mailbox, MailboxConfig
+from ..actors import Envelope, Mailbox, MailboxConfig, Takeable
 from ..bus import DEAD_LETTERS_TOPIC
 
 
@@ -47,6 +49,10 @@ class ClusterMailbox(Mailbox):
         super().__init__(name, config, event_factory)
         self._owns = owns
 
+    def takeable(self) -> Takeable:
+        """The queue, seen empty while this node does not own the actor."""
+        return _Owned(self.queued, self._owns, self.name)
+
     async def get(self) -> Envelope:
         """The next envelope, if this node still owns the actor; otherwise the envelope is put
         back and this waits until the actor is stopped (the stop cancels the wait)."""
@@ -56,6 +62,22 @@ class ClusterMailbox(Mailbox):
         self.put_front(envelope)
         await anyio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Owned:
+    """A queue as the cell's inline take sees it: empty unless ``owns(name)``."""
+
+    __slots__ = ("_name", "_owns", "_queued", "popleft")
+
+    def __init__(self, queued: deque[Envelope], owns: Callable[[str], bool], name: str) -> None:
+        self._queued = queued
+        self._owns = owns
+        self._name = name
+        self.popleft = queued.popleft
+
+    def __len__(self) -> int:
+        queued = self._queued
+        return len(queued) if queued and self._owns(self._name) else 0
 
 
 #: The stream message of an envelope stored with others is acknowledged with the last of them.

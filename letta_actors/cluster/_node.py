@@ -69,10 +69,15 @@ class ClusterNode:
         self.placing = True
         self._pass = anyio.Lock()
         self.leases = Leases.of_node(conn, settings, "leases", on_lost=on_lost, clock=clock)
+        self._membership_leases = self.membership.leases  # both on ``clock``
 
     def owns(self, actor: str) -> bool:
         """Whether this node may handle ``actor`` now (see :meth:`Leases.holds`)."""
-        return self.membership.alive and self.leases.holds(actor)
+        leases = self.leases
+        now = leases.clock()  # one reading for both leases (one clock)
+        if leases.valid_at(actor, now) and self._membership_leases.valid_at(self.node, now):
+            return True
+        return self.membership.alive and leases.holds(actor)  # drops and reports what lapsed
 
     def owned(self) -> list[str]:
         """The actors this node holds now."""

@@ -30,6 +30,7 @@ settles in delivery order, so acknowledging the latest settled message covers th
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import math
@@ -59,7 +60,7 @@ from ..errors import ActorError, ActorNotFound, ActorStopped, MailboxFull
 from ..system import ActorSystem
 from ._batches import Batch, Batches, Group
 from ._connection import ClusterConnection
-from ._errors import ClusterConfigError, ClusterUnavailable
+from ._errors import ClusterConfigError, ClusterUnavailable, PayloadTooLarge
 from ._leases import UNAVAILABLE, unavailable_as
 from ._mailbox import StreamMailbox
 from ._stats import ClusterStats
@@ -193,7 +194,9 @@ class Transport:
 
     def _encode(self, envelope: Envelope, timeout: float | None = None) -> bytes:
         data = self.wire.envelope(envelope, timeout)
-        self.conn.check_payload(len(data) + _HEADROOM)
+        size, most = len(data) + _HEADROOM, self.conn.client.max_payload
+        if size > most:
+            raise PayloadTooLarge(size, most)
         return data
 
     def _require_connected(self, what: str) -> None:
@@ -247,7 +250,7 @@ class Transport:
         data = self._encode(envelope)
         self._require_connected(f"telling {envelope.recipient}")
         subject = self.subjects.tell(envelope.recipient)
-        limit = self.conn.max_payload - _HEADROOM
+        limit = self.conn.client.max_payload - _HEADROOM
         while (full := self._batches.add(subject, data, envelope, limit)) is not None:
             await self._send_batch(subject, full, envelope)
             if full.envelopes[-1] is envelope:
@@ -287,10 +290,11 @@ class Transport:
         if batch is not None:  # the tells before this ask leave first
             await self._send_batch(told, batch)
         subject = self.subjects.ask(name)
-        deadline = anyio.current_effective_deadline()
+        deadline = reply.deadline
+        clock = asyncio.get_running_loop().time  # anyio's clock on asyncio
         while True:
             self._require_connected(f"asking {name}")
-            left = None if deadline == math.inf else max(0.0, deadline - anyio.current_time())
+            left = None if deadline == math.inf else max(0.0, deadline - clock())
             data = self._encode(envelope, left)
             try:
                 answer = await self.conn.client.request(subject, data, timeout=self.send_timeout)
@@ -377,7 +381,7 @@ class Transport:
         self.stats.remote_received += 1
         slot = _RemoteReply(self.system.event_factory, self, envelope)
         if timeout is not None:
-            self._deadlines[ident] = (anyio.current_time() + timeout, slot)
+            self._deadlines[ident] = (asyncio.get_running_loop().time() + timeout, slot)
         envelope.reply_to = slot
         envelope.correlation_id = ident
         try:

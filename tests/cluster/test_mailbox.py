@@ -9,7 +9,8 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from letta_actors.actors import Envelope, MailboxConfig
+from letta_actors import Actor, ActorSystem
+from letta_actors.actors import Envelope, Mailbox, MailboxConfig
 from letta_actors.cluster import ClusterMailbox, StreamMailbox
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +93,30 @@ async def test_a_mailbox_whose_lease_is_lost_hands_nothing_out() -> None:
         tg.cancel_scope.cancel()
     assert taken == []
     assert [e.id for e in mailbox.drain()] == [2], "kept, not handed out"
+
+
+async def test_the_cell_takes_nothing_more_once_the_lease_is_lost() -> None:
+    """The cell's inline take (no get() call while messages are queued) is fenced too."""
+    owned = {"x": True}
+    handled: list[str] = []
+
+    class LosesItsLease(Actor[str, None]):
+        async def receive(self, message: str) -> None:
+            handled.append(message)
+            owned["x"] = False  # as if the lease expired while it handled this one
+
+    def mailboxes(name: str, config: MailboxConfig, events: Any) -> Mailbox:
+        if name == "x":
+            return ClusterMailbox(name, config, events, owned.__getitem__)
+        return Mailbox(name, config, events)
+
+    async with ActorSystem() as system:
+        system.mailbox_factory = mailboxes
+        ref = await system.spawn(LosesItsLease, name="x")
+        for message in ("a", "b", "c"):  # all queued before the actor runs
+            await ref.tell(message)
+        await wait_all_tasks_blocked()
+        assert handled == ["a"]
+        info = system.info("x")
+        assert info is not None and info.mailbox_depth == 2
+        await ref.stop(timeout=0)  # as the runtime stops an actor whose lease was lost
