@@ -35,7 +35,7 @@ import itertools
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from contextlib import suppress
 from typing import Any
 
@@ -138,8 +138,9 @@ class Transport:
         #: Asks being handled here: when their asker stops waiting (anyio clock), and the slot.
         self._deadlines: dict[str, tuple[float, ReplySlot]] = {}
         self._running = False
+        #: Per consumer subscription (sid): the latest settled message, acknowledged (with
+        #: the ones before it) when the loop turns.
         self._to_ack: dict[int, Msg] = {}
-        self._ack_wanted = anyio.Event()
         #: The consumer each durable actor served here reads from.
         self._consumers: dict[str, str] = {}
         self._consumer_ids = itertools.count(1)
@@ -178,7 +179,6 @@ class Transport:
         stopped waiting, run here."""
         async with anyio.create_task_group() as tg:
             self._running = True
-            tg.start_soon(self._send_acks)
             tg.start_soon(self._expire_asks)
             task_status.started()
             try:
@@ -414,11 +414,15 @@ class Transport:
             self._answer(inbox, data)
 
     def _publish_now(self, subject: str, data: bytes) -> Exception | None:
-        """Publish from synchronous code; returns the error if it was not sent. nats-py's
-        ``publish`` queues the message before it could wait (only to flush a full buffer): it
-        is run to its first suspension, and a suspended one is dropped, its message being
-        queued already."""
-        publishing = self.conn.client.publish(subject, data)
+        """Publish from synchronous code; returns the error if it was not sent."""
+        return self._run_now(self.conn.client.publish(subject, data))
+
+    @staticmethod
+    def _run_now(publishing: Coroutine[Any, Any, None]) -> Exception | None:
+        """Run a nats-py publish (or ``Msg.ack``) from synchronous code; returns the error if
+        it was not sent. nats-py queues the message before it could wait (only to flush a full
+        buffer): the coroutine is run to its first suspension, and a suspended one is dropped,
+        its message being queued already."""
         try:
             publishing.send(None)
         except StopIteration:
@@ -457,21 +461,21 @@ class Transport:
 
     def ack(self, message: Any) -> None:
         """Acknowledge a delivered message and every one before it on its consumer
-        (``AckPolicy.ALL``: a mailbox settles in delivery order); only the latest of those
-        waiting is sent."""
-        self._to_ack[message.sid] = message
-        self._ack_wanted.set()
+        (``AckPolicy.ALL``: a mailbox settles in delivery order) when the loop turns; only the
+        latest of those settled meanwhile is sent."""
+        to_ack = self._to_ack
+        if not to_ack:
+            asyncio.get_running_loop().call_soon(self._send_acks)
+        to_ack[message.sid] = message
 
-    async def _send_acks(self) -> None:
-        while True:
-            await self._ack_wanted.wait()
-            self._ack_wanted = anyio.Event()
-            waiting, self._to_ack = self._to_ack, {}
-            for msg in waiting.values():
-                try:
-                    await msg.ack()
-                except nats.errors.Error as exc:  # redelivered to the next owner
-                    log.info("acknowledgement on %s not sent: %s", msg.subject, exc)
+    def _send_acks(self) -> None:
+        """Send the acknowledgements gathered in this turn of the loop (called by the loop);
+        one not sent leaves its messages to be delivered again to the next owner."""
+        waiting, self._to_ack = self._to_ack, {}
+        for msg in waiting.values():
+            failed = self._run_now(msg.ack())
+            if failed is not None:
+                log.info("acknowledgement on %s not sent: %s", msg.subject, failed)
 
     async def _consume(self, actor: str, mailbox: StreamMailbox) -> Subscription:
         """Subscribe ``mailbox`` to its stream subject from the first unacknowledged message.
