@@ -97,15 +97,15 @@ class Batches:
 @dataclass
 class Group(Batch):
     """Durable tells to one actor stored as one JetStream message, after the group ``after``
-    (the previous store of that subject) ended; ``stored`` is set when it ended, ``error``
-    is what failed it, if anything."""
+    (the previous store of that subject) ended; ``error`` is what failed it, if anything."""
 
     after: Group | None = None
     #: A tell with its sender's own id: stored alone, under that id.
     alone: bool = False
-    stored: anyio.Event = field(default_factory=anyio.Event)
-    error: BaseException | None = None
     publishing: bool = False
+    ended: bool = False
+    error: BaseException | None = None
+    _ended: anyio.Event | None = None  # made when somebody waits
 
     def fits(self, data: bytes, limit: int) -> bool:
         """Whether ``data`` may still join (the group is not being published, and has room)."""
@@ -120,4 +120,16 @@ class Group(Batch):
     def message_id(self) -> str:
         """The JetStream message id: the lone tell's id, or the first one's and the count."""
         first = str(self.envelopes[0].id)
-        return first if len(self.envelopes) == 1 else f"{first}+{len(self.envelopes)}"
+        return first if len(self.datas) == 1 else f"{first}+{len(self.datas)}"
+
+    async def wait_ended(self) -> None:
+        """Return once the group's store ended (stored, or failed: see ``error``)."""
+        if not self.ended:
+            if self._ended is None:
+                self._ended = anyio.Event()
+            await self._ended.wait()
+
+    def end(self, error: BaseException | None) -> None:
+        self.ended, self.error = True, error
+        if self._ended is not None:
+            self._ended.set()

@@ -75,6 +75,9 @@ _ANSWERS_KEPT = 1024
 #: How long a delivered message may stay unacknowledged before JetStream redelivers it to the
 #: same consumer (a failover does not wait for this: the new owner makes a new consumer).
 _ACK_WAIT = 24 * 3600.0
+#: Tokens of a JetStream reply subject in the form without a domain (nats-py's ``Msg.Ack``
+#: indices are those of the form with one).
+_V1_TOKENS = 9
 #: How many consumers the server lists per request.
 _CONSUMERS_PER_PAGE = 256
 #: What unsubscribing from a subscription already gone raises.
@@ -194,9 +197,8 @@ class Transport:
 
     def _encode(self, envelope: Envelope, timeout: float | None = None) -> bytes:
         data = self.wire.envelope(envelope, timeout)
-        size, most = len(data) + _HEADROOM, self.conn.client.max_payload
-        if size > most:
-            raise PayloadTooLarge(size, most)
+        if len(data) > self._payload_limit():
+            raise PayloadTooLarge(len(data) + _HEADROOM, self.conn.client.max_payload)
         return data
 
     def _require_connected(self, what: str) -> None:
@@ -209,40 +211,58 @@ class Transport:
         Stores of one subject go one at a time, in order; tells arriving meanwhile are stored
         together, as one message, next (``cluster/_batches.py``). A tell with its sender's own
         id (``message_id``) is stored alone, under that id, so that a resend of it within the
-        duplicate window is dropped. Returns once stored; a cancellation once the tell is
-        waiting to be stored waits for the store to end. NATS away:
+        duplicate window is dropped. Returns once stored; cancelled before that, the tell may
+        be stored anyway (with the others of its group). NATS away:
         :class:`ClusterUnavailable` within twice ``send_timeout`` (nothing stored)."""
         alone = isinstance(envelope.id, str)
         data = self._encode(envelope)
         subject = self.subjects.mailbox(envelope.recipient)
         last = self._stores.get(subject)
-        if last is not None and not alone and last.fits(data, self.conn.max_payload - _HEADROOM):
-            last.add(data, envelope)
-            with anyio.CancelScope(shield=True):
-                await last.stored.wait()
+        if last is not None and not alone and last.fits(data, self._payload_limit()):
+            last.add(data, envelope)  # its first tell stores it
+            await last.wait_ended()
             if last.error is not None:
                 raise _again(last.error, f"storing a message to {envelope.recipient}")
             return
         group = self._stores[subject] = Group(after=last, alone=alone)
         group.add(data, envelope)
-        with anyio.CancelScope(shield=True):
-            try:
-                if group.after is not None:
-                    await group.after.stored.wait()
-                    group.after = None
-                group.publishing = True
-                with unavailable_as(f"storing a message to {envelope.recipient}"):
-                    await self.conn.js.publish(
-                        subject, group.payload, timeout=self.send_timeout,
-                        stream=self.subjects.stream, headers={MSG_ID: group.message_id},
-                    )  # fmt: skip
-            except BaseException as exc:
-                group.error = exc
+        if last is None:  # nothing in flight: stored now (nobody joins a group being stored)
+            await self._store(subject, group)
+            return
+        with anyio.CancelScope(shield=True):  # the tells that join it are stored by this one
+            await last.wait_ended()
+            group.after = None
+            await self._store(subject, group)
+
+    async def _store(self, subject: str, group: Group) -> None:
+        """Publish ``group`` to ``subject`` of the stream; it ends stored or failed."""
+        group.publishing = True
+        try:
+            await self.conn.js.publish(
+                subject, group.payload, timeout=self.send_timeout, stream=self.subjects.stream,
+                headers={MSG_ID: group.message_id},
+            )  # fmt: skip
+        except BaseException as exc:
+            error: BaseException = exc
+            if isinstance(exc, UNAVAILABLE):
+                error = ClusterUnavailable(
+                    f"storing a message to {group.envelopes[0].recipient}", exc
+                )
+            self._stored(subject, group, error)
+            if error is exc:
                 raise
-            finally:
-                group.stored.set()
-                if self._stores.get(subject) is group:
-                    del self._stores[subject]
+            raise error from exc
+        self._stored(subject, group, None)
+
+    def _stored(self, subject: str, group: Group, error: BaseException | None) -> None:
+        group.end(error)
+        if self._stores.get(subject) is group:
+            del self._stores[subject]
+
+    def _payload_limit(self) -> int:
+        """The most bytes one NATS message may carry here (the server's max payload, less the
+        room kept for headers)."""
+        return self.conn.client.max_payload - _HEADROOM
 
     async def tell(self, envelope: Envelope) -> None:
         """A non-durable tell: NATS core publish (at-most-once), gathered with the other tells
@@ -250,7 +270,7 @@ class Transport:
         data = self._encode(envelope)
         self._require_connected(f"telling {envelope.recipient}")
         subject = self.subjects.tell(envelope.recipient)
-        limit = self.conn.client.max_payload - _HEADROOM
+        limit = self._payload_limit()
         while (full := self._batches.add(subject, data, envelope, limit)) is not None:
             await self._send_batch(subject, full, envelope)
             if full.envelopes[-1] is envelope:
@@ -509,8 +529,8 @@ class Transport:
                 if not envelopes:
                     await msg.term()
                     return
-                meta = msg.metadata
-                if meta.sequence.stream <= before or meta.num_delivered > 1:
+                sequence, delivered = _delivery(msg.reply)
+                if sequence <= before or delivered > 1:
                     for envelope in envelopes:
                         envelope.attempt = max(envelope.attempt, 2)
                     self.stats.redeliveries += len(envelopes)
@@ -563,6 +583,15 @@ class Transport:
         except (NotFoundError, ClusterUnavailable):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+def _delivery(reply: str) -> tuple[int, int]:
+    """A JetStream message's stream sequence and how many times it was delivered, from its
+    reply subject (what nats-py's ``Msg.metadata`` parses, without the rest)."""
+    tokens = reply.split(".")
+    if len(tokens) == _V1_TOKENS:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>...
+        return int(tokens[5]), int(tokens[4])
+    return int(tokens[Msg.Ack.StreamSeq]), int(tokens[Msg.Ack.NumDelivered])
 
 
 def _again(error: BaseException, operation: str) -> Exception:
