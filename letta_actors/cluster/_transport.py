@@ -41,6 +41,7 @@ from typing import Any
 
 import anyio
 import nats.errors
+import orjson
 from anyio.abc import TaskStatus
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -52,7 +53,7 @@ from nats.js.api import (
     RetentionPolicy,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from ..actors import DeadLetterReason, Envelope, ReplySlot
 from ..durable import DecodeError
@@ -238,10 +239,13 @@ class Transport:
         """Publish ``group`` to ``subject`` of the stream; it ends stored or failed."""
         group.publishing = True
         try:
-            await self.conn.js.publish(
-                subject, group.payload, timeout=self.send_timeout, stream=self.subjects.stream,
+            # What nats-py's js.publish does, its acknowledgement read with orjson; the
+            # subject belongs to the mailboxes' stream alone (no expected-stream header).
+            answer = await self.conn.client.request(
+                subject, group.payload, timeout=self.send_timeout,
                 headers={MSG_ID: group.message_id},
             )  # fmt: skip
+            _check_stored(answer.data)
         except BaseException as exc:
             error: BaseException = exc
             if isinstance(exc, UNAVAILABLE):
@@ -470,13 +474,6 @@ class Transport:
                     self._in_flight.pop(ident, None)
                     slot.abandon()
 
-    def _open(self, msg: Msg) -> tuple[Envelope, float | None] | None:
-        try:
-            return self.wire.open(msg.data)
-        except DecodeError as exc:
-            log.error("message on %s dropped: %s", msg.subject, exc)  # noqa: TRY400
-            return None
-
     # -- the durable mailbox's consumer --------------------------------------------------------
 
     def ack(self, message: Any) -> None:
@@ -583,6 +580,13 @@ class Transport:
         except (NotFoundError, ClusterUnavailable):
             return None
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+def _check_stored(acknowledgement: bytes) -> None:
+    """Raise the JetStream error a publish's acknowledgement carries, if any."""
+    answer = orjson.loads(acknowledgement)
+    if "error" in answer:
+        raise APIError.from_error(answer["error"])
 
 
 def _delivery(reply: str) -> tuple[int, int]:
