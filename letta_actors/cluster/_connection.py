@@ -9,7 +9,9 @@ background. While it is down, requests fail with nats-py's timeout or connection
 With several URLs (a NATS cluster), nats-py tries them in turn (in random order unless
 ``nats_url_order = "listed"``), each attempt bounded by ``connect_timeout`` divided by their
 number (at least 1 s) so that one server that hangs leaves time for the others; a lost
-connection moves to another server, including those the cluster announced in its INFO.
+connection moves to another server, including those the cluster announced in its INFO. With
+``tls`` options, a first connection left in plaintext is refused; a reconnection left in
+plaintext (a server of the list without TLS) is logged as an error, nats-py having connected.
 """
 
 from __future__ import annotations
@@ -93,7 +95,18 @@ class ClusterConnection:
             log.warning("node %s lost its NATS connection; reconnecting", settings.node)
 
         async def on_reconnected() -> None:
-            log.info("node %s reconnected to NATS", settings.node)
+            url = client.connected_url
+            where = url.geturl() if url is not None else "?"
+            if settings.tls is not None and not _encrypted(client, settings):
+                # Too late to refuse (nats-py has connected): say it loudly instead.
+                log.error(
+                    "node %s reconnected to NATS at %s in PLAINTEXT although tls options are "
+                    "set: configure TLS on that server",
+                    settings.node,
+                    where,
+                )
+            else:
+                log.info("node %s reconnected to NATS at %s", settings.node, where)
 
         urls = settings.nats_urls
         # One attempt's bound (nats-py takes a float, though typed int): a server that hangs

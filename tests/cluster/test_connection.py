@@ -109,12 +109,12 @@ async def test_all_urls_unreachable_is_one_error_naming_each() -> None:
         assert str(urlsplit(url).port) in caught.value.cause
 
 
-async def test_a_node_moves_to_the_next_server_when_its_server_stops(tmp_path: Path) -> None:
+async def test_a_node_moves_to_the_next_server_when_its_server_dies(tmp_path: Path) -> None:
     with LocalNatsServer(tmp_path / "a") as first, LocalNatsServer(tmp_path / "b") as second:
         s = settings(first, "n1", nats_url=[first.url, second.url], nats_url_order="listed")
         async with await ClusterConnection.open(s) as conn:
             assert _port(conn) == urlsplit(first.url).port
-            first.stop()
+            first.kill()  # the server goes down
             second_port = urlsplit(second.url).port
 
             def on_second() -> bool:
@@ -180,6 +180,29 @@ async def test_tls_options_pass_through_and_plaintext_is_refused(tmp_path: Path)
         s = settings(plain, "n1", nats_url=url, tls=TLSSettings(ca_file=cert))
         with pytest.raises(ClusterConfigError, match="refusing a plaintext connection"):
             await ClusterConnection.open(s)
+
+
+async def test_a_reconnection_to_a_server_without_tls_is_logged_as_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls_block = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n}}\n'
+    with (
+        LocalNatsServer(tmp_path / "tls", config=tls_block) as secure,
+        LocalNatsServer(tmp_path / "plain") as plain,
+    ):
+        urls = [server.url.replace("nats://", "tls://") for server in (secure, plain)]
+        tls = TLSSettings(ca_file=cert)
+        s = settings(secure, "n1", nats_url=urls, nats_url_order="listed", tls=tls)
+        async with await ClusterConnection.open(s) as conn:
+            assert _port(conn) == urlsplit(secure.url).port
+            secure.kill()
+
+            def warned() -> bool:
+                return any("in PLAINTEXT" in r.getMessage() for r in caplog.records)
+
+            await wait_until(warned, timeout=DEADLINE, what="the plaintext reconnection logged")
+            assert _port(conn) == urlsplit(plain.url).port
 
 
 async def test_credentials_come_from_the_environment_and_a_wrong_one_is_named(
