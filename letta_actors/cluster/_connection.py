@@ -2,9 +2,16 @@
 
 nats-py is asyncio-only: :meth:`ClusterConnection.open` refuses any other event loop at once.
 The first connection must succeed within ``connect_timeout`` or :class:`ClusterUnreachable`
-names the URL and the errors seen (nats-py alone would keep retrying); once connected, a
+names the URLs and the errors seen (nats-py alone would keep retrying); once connected, a
 lost connection is retried forever every ``reconnect_wait`` seconds, by nats-py, in the
 background. While it is down, requests fail with nats-py's timeout or connection errors.
+
+With several URLs (a NATS cluster), nats-py tries them in turn (in random order unless
+``nats_url_order = "listed"``), each attempt bounded by ``connect_timeout`` divided by their
+number (at least 1 s) so that one server that hangs leaves time for the others; a lost
+connection moves to another server, including those the cluster announced in its INFO. With
+``tls`` options, a first connection left in plaintext is refused; a reconnection left in
+plaintext (a server of the list without TLS) is logged as an error, nats-py having connected.
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ def _encrypted(client: Client, settings: ClusterSettings) -> bool:
     ``handshake_first`` it always does; otherwise only if the server's INFO required TLS
     (nats-py keeps that INFO in a private attribute; there is no public one)."""
     assert settings.tls is not None
-    if settings.tls.handshake_first or settings.nats_url.startswith("wss://"):
+    url = client.connected_url
+    if settings.tls.handshake_first or (url is not None and url.scheme == "wss"):
         return True
     info: dict[str, object] = getattr(client, "_server_info", {})
     return bool(info.get("tls_required"))
@@ -87,15 +95,31 @@ class ClusterConnection:
             log.warning("node %s lost its NATS connection; reconnecting", settings.node)
 
         async def on_reconnected() -> None:
-            log.info("node %s reconnected to NATS", settings.node)
+            url = client.connected_url
+            where = url.geturl() if url is not None else "?"
+            if settings.tls is not None and not _encrypted(client, settings):
+                # Too late to refuse (nats-py has connected): say it loudly instead.
+                log.error(
+                    "node %s reconnected to NATS at %s in PLAINTEXT although tls options are "
+                    "set: configure TLS on that server",
+                    settings.node,
+                    where,
+                )
+            else:
+                log.info("node %s reconnected to NATS at %s", settings.node, where)
 
+        urls = settings.nats_urls
+        # One attempt's bound (nats-py takes a float, though typed int): a server that hangs
+        # leaves the others time within connect_timeout.
+        per_attempt = max(1.0, settings.connect_timeout / len(urls))
         client = Client()
         try:
             with anyio.fail_after(settings.connect_timeout):
                 await client.connect(
-                    servers=[settings.nats_url],
+                    servers=list(urls),
+                    dont_randomize=settings.nats_url_order == "listed",
                     name=f"letta-actors:{settings.node}",
-                    connect_timeout=max(1, round(settings.connect_timeout)),
+                    connect_timeout=per_attempt,  # type: ignore[arg-type]
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=settings.reconnect_wait,  # type: ignore[arg-type]
@@ -106,13 +130,14 @@ class ClusterConnection:
                 )
         except TimeoutError:
             await client.close()
-            cause = "; ".join(list(errors)[:3]) or None
-            raise ClusterUnreachable(settings.nats_url, settings.connect_timeout, cause) from None
+            cause = "; ".join(list(errors)[: max(3, len(urls))]) or None
+            raise ClusterUnreachable(", ".join(urls), settings.connect_timeout, cause) from None
         if settings.tls is not None and not _encrypted(client, settings):
+            url = client.connected_url
             await client.close()
             raise ClusterConfigError(
-                f"tls options are set but NATS at {settings.nats_url} did not ask for TLS: "
-                "refusing a plaintext connection (configure TLS on the server)"
+                f"tls options are set but NATS at {url.geturl() if url else urls[0]} did not "
+                "ask for TLS: refusing a plaintext connection (configure TLS on the server)"
             )
         return cls(settings, client)
 

@@ -1,22 +1,25 @@
 """Cluster settings: where NATS is, who this node is, credentials by variable name, leases, TLS.
 
-Validation refuses, with a message naming the field: a non-loopback URL without credentials
-(unless ``allow_insecure_remote``), credentials written into the URL, a lease renewal interval
-that does not fit twice in the TTL. Secrets never appear in the settings: only the NAMES of the
-environment variables holding them; :meth:`ClusterSettings.credentials` reads them at connect
-time and names a missing variable in its error.
+``nats_url`` is one URL or several (the servers of a NATS cluster): a list, or one string with
+commas, as ``NATS_URL`` and the ``nats`` CLI take it. Validation refuses, with a message naming
+the field and the offending URL: a URL that is not ``scheme://host[:port]``, credentials written
+into a URL, a non-TLS URL with ``tls`` options, servers listed with different schemes or twice,
+a non-loopback URL without credentials (unless ``allow_insecure_remote``), a lease renewal
+interval that does not fit twice in the TTL. Secrets never appear in the settings: only the
+NAMES of the environment variables holding them; :meth:`ClusterSettings.credentials` reads them
+at connect time and names a missing variable in its error.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import urlsplit
+from typing import Any, Literal, Self
+from urllib.parse import SplitResult, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._net import is_loopback
 from ._errors import ClusterConfigError
@@ -24,6 +27,49 @@ from ._errors import ClusterConfigError
 #: Node names and bucket prefixes are used in NATS key-value keys and stream names.
 _NAME = r"^[A-Za-z0-9_-]{1,64}$"
 _SCHEMES = {"nats", "tls", "ws", "wss"}
+
+
+def _split(value: str | Sequence[str]) -> tuple[str, ...]:
+    """The URLs of ``nats_url`` as given: a list, or a string with commas between URLs."""
+    items = value.split(",") if isinstance(value, str) else value
+    urls = tuple(item.strip() for item in items)
+    if not urls:
+        raise ValueError("nats_url lists no URL: give one, or several (a NATS cluster)")
+    if len(urls) > 1 and "" in urls:
+        raise ValueError("nats_url has an empty entry (a stray comma?)")
+    return urls
+
+
+def _on_loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (``localhost`` or a loopback address)."""
+    return is_loopback(urlsplit(url).hostname or "")
+
+
+def _redacted(parts: SplitResult) -> str:
+    """The URL with its credentials replaced by ``***`` (never echo a secret)."""
+    return parts._replace(netloc=f"***@{parts.netloc.rpartition('@')[2]}").geturl()
+
+
+def _check_url(url: str, *, alone: bool) -> SplitResult:
+    """One URL's own shape: a known scheme, a host, a numeric port, no credentials. ``alone``:
+    the only URL given (its messages stay as they were before lists)."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        shown = "" if alone else f" {_redacted(parts)!r}"
+        raise ValueError(
+            f"nats_url{shown} must not carry credentials: put them in environment variables "
+            "and name those in user_env/password_env, token_env or creds_file_env"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in _SCHEMES or not parts.hostname or port == -1:
+        raise ValueError(
+            f"nats_url {url!r} must look like nats://host:port "
+            f"(schemes: {', '.join(sorted(_SCHEMES))})"
+        )
+    return parts
 
 
 class _Section(BaseModel):
@@ -104,7 +150,14 @@ class TLSSettings(_Section):
 class ClusterSettings(_Section):
     """The ``[cluster]`` section: one node of a cluster over NATS JetStream."""
 
-    nats_url: str = "nats://127.0.0.1:4222"
+    #: One URL, or the servers of a NATS cluster: a list, or a string with commas. Stored as
+    #: given for one URL (a string), as a tuple for several; :attr:`nats_urls` is always the
+    #: tuple. nats-py also learns the cluster's other servers from the one it connects to.
+    nats_url: str | Sequence[str] = "nats://127.0.0.1:4222"
+    #: Which of several URLs a node tries first, at start and on every reconnection: ``random``
+    #: (nats-py's default: spreads the nodes over the servers) or ``listed`` (in the order of
+    #: ``nats_url``, e.g. the server next to the node first).
+    nats_url_order: Literal["random", "listed"] = "random"
     node: str = Field(pattern=_NAME)
     #: Names of environment variables (never the secrets): user + password, or a token, or a
     #: NATS credentials file (JWT + NKey seed).
@@ -132,15 +185,26 @@ class ClusterSettings(_Section):
     #: ``<prefix>_mailboxes`` and the subjects ``<prefix>.tell|ask|mbox.<actor>``.
     bucket_prefix: str = Field(default="letta_actors", pattern=_NAME)
 
+    @field_validator("nats_url", mode="after")
+    @classmethod
+    def _normalised(cls, value: str | Sequence[str]) -> str | tuple[str, ...]:
+        urls = _split(value)
+        return urls[0] if len(urls) == 1 else urls
+
+    @property
+    def nats_urls(self) -> tuple[str, ...]:
+        """The URLs of ``nats_url`` (one or more), in the order given."""
+        return (self.nats_url,) if isinstance(self.nats_url, str) else tuple(self.nats_url)
+
     @property
     def host(self) -> str:
-        """The URL's host name (without brackets for IPv6)."""
-        return urlsplit(self.nats_url).hostname or ""
+        """The first URL's host name (without brackets for IPv6)."""
+        return urlsplit(self.nats_urls[0]).hostname or ""
 
     @property
     def is_loopback(self) -> bool:
-        """Whether the URL points at this machine (``localhost`` or a loopback address)."""
-        return is_loopback(self.host)
+        """Whether every URL points at this machine (``localhost`` or a loopback address)."""
+        return all(map(_on_loopback, self.nats_urls))
 
     @property
     def has_credentials(self) -> bool:
@@ -149,33 +213,42 @@ class ClusterSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        parts = urlsplit(self.nats_url)
-        if parts.scheme not in _SCHEMES or not parts.hostname:
-            raise ValueError(
-                f"nats_url {self.nats_url!r} must look like nats://host:port "
-                f"(schemes: {', '.join(sorted(_SCHEMES))})"
-            )
-        if parts.username or parts.password:
-            raise ValueError(
-                "nats_url must not carry credentials: put them in environment variables "
-                "and name those in user_env/password_env, token_env or creds_file_env"
-            )
-        if self.tls is not None and parts.scheme not in ("tls", "wss"):
-            raise ValueError(
-                f"tls options are set but nats_url {self.nats_url!r} is not tls:// or wss://"
-            )
+        self._check_urls()
         if (self.user_env is None) != (self.password_env is None):
             raise ValueError("user_env and password_env go together")
         kinds = sum(x is not None for x in (self.user_env, self.token_env, self.creds_file_env))
         if kinds > 1:
             raise ValueError("choose one kind of credentials: user/password, token or creds file")
-        if not self.is_loopback and not self.has_credentials and not self.allow_insecure_remote:
+        remote = [url for url in self.nats_urls if not _on_loopback(url)]
+        if remote and not self.has_credentials and not self.allow_insecure_remote:
+            verb = "is" if len(remote) == 1 else "are"
             raise ValueError(
-                f"nats_url {self.nats_url!r} is not on loopback and no credentials are "
-                "configured: set user_env + password_env, token_env or creds_file_env (names "
-                "of environment variables), or allow_insecure_remote = true"
+                f"nats_url {', '.join(map(repr, remote))} {verb} not on loopback and no "
+                "credentials are configured: set user_env + password_env, token_env or "
+                "creds_file_env (names of environment variables), or allow_insecure_remote = true"
             )
         return self
+
+    def _check_urls(self) -> None:
+        """Each URL's shape, then what the list must share: no URL twice, TLS on every one if
+        ``tls`` is set, one scheme for all (nats-py refuses websocket and TCP together; a
+        ``nats://`` server next to ``tls://`` ones would be a plaintext way in)."""
+        urls = self.nats_urls
+        schemes = [_check_url(url, alone=len(urls) == 1).scheme for url in urls]
+        twice = sorted({url for url in urls if urls.count(url) > 1})
+        if twice:
+            raise ValueError(f"nats_url lists {', '.join(map(repr, twice))} more than once")
+        for url, scheme in zip(urls, schemes, strict=True):
+            if self.tls is not None and scheme not in ("tls", "wss"):
+                raise ValueError(
+                    f"tls options are set but nats_url {url!r} is not tls:// or wss://"
+                )
+        if len(set(schemes)) > 1:
+            raise ValueError(
+                f"nats_url mixes schemes ({', '.join(map(repr, urls))}): the servers of one "
+                "NATS cluster are reached the same way; list them all as nats://, tls:// (with "
+                "[cluster.tls] when they require TLS), ws:// or wss://"
+            )
 
     def credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """nats-py's connect options for the credentials, read from ``environ`` (default:

@@ -70,11 +70,13 @@ def cluster(config: TeamConfig) -> list[str]:
         credentials = "none (allow_insecure_remote)" if insecure else "none"
     leases = settings.leases
     tls = settings.tls
+    several = len(settings.nats_urls) > 1
+    order = f" (tried in {settings.nats_url_order} order)" if several else ""
     durable = [name for name in config.agents if config.durable(name)]
     return [
         "",
         "cluster:",
-        f"  nats_url: {settings.nats_url}",
+        f"  nats_url: {', '.join(settings.nats_urls)}{order}",
         f"  node: {node}",
         f"  credentials: {credentials}",
         "  tls: " + ("none" if tls is None else tls.model_dump_json(exclude_none=True)),

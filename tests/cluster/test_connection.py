@@ -1,11 +1,15 @@
-"""The connection's refusals: Trio, an unreachable URL, a missing credential, a big payload."""
+"""The connection's refusals: Trio, an unreachable URL, a missing credential, a big payload;
+several URLs: through a dead or hung server to a live one, and on to another when one stops."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
@@ -20,7 +24,8 @@ from letta_actors.cluster import (
     TLSSettings,
 )
 
-from .helpers import settings
+from ..helpers import wait_until
+from .helpers import DEADLINE, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +52,76 @@ async def test_an_unreachable_url_is_one_clear_error_naming_it() -> None:
         await ClusterConnection.open(s)
     assert url in str(caught.value)
     assert caught.value.cause is not None  # the last error seen (connection refused)
+
+
+@contextmanager
+def _hung_server() -> Iterator[str]:
+    """A loopback URL whose TCP connections are accepted (by the kernel) and never answered:
+    a server that hangs before its INFO."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield f"nats://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _port(conn: ClusterConnection) -> int | None:
+    url = conn.client.connected_url
+    return url.port if url is not None else None
+
+
+async def test_a_list_starting_with_a_dead_url_connects_through_a_live_one(
+    nats_server: LocalNatsServer,
+) -> None:
+    dead = f"nats://127.0.0.1:{_closed_port()}"
+    for order in ("listed", "random"):
+        s = settings(nats_server, "n1", nats_url=[dead, nats_server.url], nats_url_order=order)
+        with anyio.fail_after(DEADLINE):
+            async with await ClusterConnection.open(s) as conn:
+                assert _port(conn) == urlsplit(nats_server.url).port
+                assert (await conn.js.account_info()).limits is not None
+
+
+async def test_a_hung_server_first_leaves_time_for_the_next_url(
+    nats_server: LocalNatsServer,
+) -> None:
+    # Each attempt gets connect_timeout / 2 URLs: the hung one cannot use up the whole budget.
+    with _hung_server() as hung:
+        s = settings(
+            nats_server,
+            "n1",
+            nats_url=[hung, nats_server.url],
+            nats_url_order="listed",
+            connect_timeout=8.0,
+        )
+        with anyio.fail_after(DEADLINE):
+            async with await ClusterConnection.open(s) as conn:
+                assert _port(conn) == urlsplit(nats_server.url).port
+
+
+async def test_all_urls_unreachable_is_one_error_naming_each() -> None:
+    urls = [f"nats://127.0.0.1:{_closed_port()}" for _ in range(2)]
+    s = ClusterSettings(nats_url=urls, node="n1", connect_timeout=2.0, reconnect_wait=0.2)
+    with anyio.fail_after(30), pytest.raises(ClusterUnreachable, match="unreachable") as caught:
+        await ClusterConnection.open(s)
+    assert f"NATS at {urls[0]}, {urls[1]} is unreachable" in str(caught.value)
+    assert caught.value.cause is not None
+    for url in urls:  # an error seen for each server (connection refused at its port)
+        assert str(urlsplit(url).port) in caught.value.cause
+
+
+async def test_a_node_moves_to_the_next_server_when_its_server_dies(tmp_path: Path) -> None:
+    with LocalNatsServer(tmp_path / "a") as first, LocalNatsServer(tmp_path / "b") as second:
+        s = settings(first, "n1", nats_url=[first.url, second.url], nats_url_order="listed")
+        async with await ClusterConnection.open(s) as conn:
+            assert _port(conn) == urlsplit(first.url).port
+            first.kill()  # the server goes down
+            second_port = urlsplit(second.url).port
+
+            def on_second() -> bool:
+                return conn.is_connected and _port(conn) == second_port
+
+            await wait_until(on_second, timeout=DEADLINE, what="a connection to the second")
+            assert (await conn.js.account_info()).limits is not None
 
 
 async def test_a_missing_credential_variable_is_named_before_connecting() -> None:
@@ -105,6 +180,29 @@ async def test_tls_options_pass_through_and_plaintext_is_refused(tmp_path: Path)
         s = settings(plain, "n1", nats_url=url, tls=TLSSettings(ca_file=cert))
         with pytest.raises(ClusterConfigError, match="refusing a plaintext connection"):
             await ClusterConnection.open(s)
+
+
+async def test_a_reconnection_to_a_server_without_tls_is_logged_as_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls_block = f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n}}\n'
+    with (
+        LocalNatsServer(tmp_path / "tls", config=tls_block) as secure,
+        LocalNatsServer(tmp_path / "plain") as plain,
+    ):
+        urls = [server.url.replace("nats://", "tls://") for server in (secure, plain)]
+        tls = TLSSettings(ca_file=cert)
+        s = settings(secure, "n1", nats_url=urls, nats_url_order="listed", tls=tls)
+        async with await ClusterConnection.open(s) as conn:
+            assert _port(conn) == urlsplit(secure.url).port
+            secure.kill()
+
+            def warned() -> bool:
+                return any("in PLAINTEXT" in r.getMessage() for r in caplog.records)
+
+            await wait_until(warned, timeout=DEADLINE, what="the plaintext reconnection logged")
+            assert _port(conn) == urlsplit(plain.url).port
 
 
 async def test_credentials_come_from_the_environment_and_a_wrong_one_is_named(

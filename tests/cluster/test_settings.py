@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from letta_actors.cluster import ClusterConfigError, ClusterSettings, LeaseSettings
+from letta_actors.cluster import ClusterConfigError, ClusterSettings, LeaseSettings, TLSSettings
+from letta_actors.daemon.describe import describe
+from letta_actors.team import ConfigError, parse_config
 
 
 def test_defaults_are_a_loopback_node_with_sane_leases() -> None:
@@ -76,3 +79,101 @@ def test_credentials_come_from_the_named_variables(tmp_path: Path) -> None:
     assert s.credentials({"NC": str(creds)}) == {"user_credentials": str(creds)}
     with pytest.raises(ClusterConfigError, match="does not exist"):
         s.credentials({"NC": str(tmp_path / "missing")})
+
+
+def test_one_url_stays_a_string_as_before() -> None:
+    s = ClusterSettings(nats_url="nats://127.0.0.1:4222", node="n1")
+    assert s.nats_url == "nats://127.0.0.1:4222"
+    assert s.nats_urls == ("nats://127.0.0.1:4222",)
+    assert ClusterSettings(nats_url=["nats://127.0.0.1:4222"], node="n1") == s
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["nats://127.0.0.1:4222", "nats://localhost:4223", "nats://[::1]:4224"],
+        ("nats://127.0.0.1:4222", "nats://localhost:4223", "nats://[::1]:4224"),
+        "nats://127.0.0.1:4222,nats://localhost:4223,nats://[::1]:4224",
+        " nats://127.0.0.1:4222 , nats://localhost:4223,  nats://[::1]:4224 ",
+    ],
+)
+def test_several_urls_as_a_list_or_with_commas(given: str | list[str]) -> None:
+    s = ClusterSettings(nats_url=given, node="n1")
+    urls = ("nats://127.0.0.1:4222", "nats://localhost:4223", "nats://[::1]:4224")
+    assert s.nats_url == s.nats_urls == urls
+    assert s.is_loopback
+    assert hash(s)  # still a frozen, hashable model
+
+
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        ([], "lists no URL"),
+        ("nats://127.0.0.1:4222,,nats://127.0.0.1:4223", "empty entry"),
+        (["nats://127.0.0.1", "http://127.0.0.2"], "'http://127.0.0.2' must look like nats://"),
+        (["nats://127.0.0.1", "nats://127.0.0.2:port"], "'nats://127.0.0.2:port' must look like"),
+        (["nats://127.0.0.1", "nats:///no-host"], "'nats:///no-host' must look like"),
+        (["nats://127.0.0.1", "nats://127.0.0.1"], "'nats://127.0.0.1' more than once"),
+        (["nats://127.0.0.1", "tls://127.0.0.2"], "mixes schemes"),
+        ("ws://127.0.0.1,nats://127.0.0.2", "mixes schemes"),
+    ],
+)
+def test_each_bad_url_of_a_list_is_named(urls: str | list[str], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        ClusterSettings(nats_url=urls, node="n1")
+
+
+def test_credentials_in_one_url_of_a_list_are_refused_without_echoing_them() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ClusterSettings(nats_url="nats://127.0.0.1,nats://u:s3cret@127.0.0.2:4222", node="n1")
+    (error,) = caught.value.errors()
+    assert "nats_url 'nats://***@127.0.0.2:4222' must not carry credentials" in error["msg"]
+    assert "s3cret" not in error["msg"]
+
+
+def test_tls_options_need_tls_on_every_url() -> None:
+    tls = TLSSettings()
+    assert ClusterSettings(nats_url=["tls://127.0.0.1", "tls://127.0.0.2"], node="n1", tls=tls)
+    with pytest.raises(
+        ValidationError, match=re.escape("nats_url 'nats://127.0.0.2' is not tls://")
+    ):
+        ClusterSettings(nats_url=["tls://127.0.0.1", "nats://127.0.0.2"], node="n1", tls=tls)
+
+
+def test_one_remote_url_in_a_list_needs_credentials() -> None:
+    urls = ["nats://127.0.0.1:4222", "nats://10.0.0.5:4222", "nats://localhost:4223"]
+    refused = re.escape("'nats://10.0.0.5:4222' is not on loopback")
+    with pytest.raises(ValidationError, match=refused):
+        ClusterSettings(nats_url=urls, node="n1")
+    s = ClusterSettings(nats_url=urls, node="n1", token_env="NATS_TOKEN")
+    assert not s.is_loopback
+    assert s.host == "127.0.0.1"  # the first URL's
+
+
+TEAM = """
+[agents.echo]
+kind = "python"
+factory = "tests.daemon.actors:Echo"
+
+[cluster]
+nats_url = {urls}
+token_env = "NATS_TOKEN"
+nats_url_order = "listed"
+"""
+
+
+def test_the_team_file_takes_a_list_of_urls_and_check_prints_it() -> None:
+    urls = '["nats://nats-1.internal:4222", "nats://nats-2.internal:4222"]'
+    config = parse_config(TEAM.format(urls=urls))
+    assert config.cluster is not None
+    settings = config.cluster.settings("n1", env={})
+    assert settings.nats_urls == ("nats://nats-1.internal:4222", "nats://nats-2.internal:4222")
+    assert settings.nats_url_order == "listed"
+    assert (
+        "  nats_url: nats://nats-1.internal:4222, nats://nats-2.internal:4222 "
+        "(tried in listed order)\n"
+    ) in describe(config)
+    bad = '["nats://nats-1.internal:4222", "nats:/x"]'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(TEAM.format(urls=bad), "team.toml")
+    assert "nats_url 'nats:/x' must look like nats://host:port" in str(caught.value)
