@@ -300,6 +300,7 @@ class Transport:
         if not envelopes:
             return
         log.warning("%d tells on %s not sent: %s", len(envelopes), subject, error)
+        self.stats.remote_sends -= len(envelopes)  # counted when their tells returned
         self.stats.remote_send_failures += len(envelopes)
         for envelope in envelopes:
             self.system.dead_letters.record(envelope, DeadLetterReason.NOT_SENT, error)

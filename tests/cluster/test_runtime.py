@@ -329,6 +329,7 @@ async def test_tells_that_cannot_leave_the_node_are_dead_letters_not_sent(
         async def lost(*args: Any, **kwargs: Any) -> None:
             raise nats.errors.ConnectionClosedError
 
+        sends_before = n1.stats.remote_sends
         monkeypatch.setattr(n1.conn.client, "publish", lost)
         await ref.tell("gathered")  # returns: it leaves when the loop turns, and cannot
         with pytest.raises(ClusterUnavailable):  # a full batch is sent at once: its sender hears
@@ -340,3 +341,4 @@ async def test_tells_that_cannot_leave_the_node_are_dead_letters_not_sent(
             "gathered"
         ]
         assert n1.stats.remote_send_failures == 2
+        assert n1.stats.remote_sends == sends_before, "a tell not sent is not counted as sent"
