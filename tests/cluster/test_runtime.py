@@ -95,6 +95,13 @@ class Team:
                 await self._event.wait()
 
     @asynccontextmanager
+    async def pair(self) -> AsyncIterator[tuple[ClusterRuntime, ClusterRuntime]]:
+        """Nodes n1 and n2, once the actors are spread over both."""
+        async with self.node("n1") as n1, self.node("n2") as n2:
+            await self.spread(n1, n2)
+            yield n1, n2
+
+    @asynccontextmanager
     async def node(
         self, name: str, leases: LeaseSettings = SHORT, **system_options: Any
     ) -> AsyncIterator[ClusterRuntime]:
@@ -129,8 +136,7 @@ async def test_tell_and_ask_reach_the_owner_from_any_node(
     nats_server: LocalNatsServer, durable: bool
 ) -> None:
     team = Team(nats_server, durable)
-    async with team.node("n1") as n1, team.node("n2") as n2:
-        await team.spread(n1, n2)
+    async with team.pair() as (n1, n2):
         owners = await n1.owners()
         assert set(owners.values()) == {"n1", "n2"}
         for actor in NAMES:
@@ -152,8 +158,7 @@ async def test_a_payload_that_cannot_travel_is_refused_at_the_send(
     nats_server: LocalNatsServer,
 ) -> None:
     team = Team(nats_server, durable=True)
-    async with team.node("n1") as n1, team.node("n2") as n2:
-        await team.spread(n1, n2)
+    async with team.pair() as (n1, n2):
         remote = n2.owned()[0]
         with pytest.raises(TypeError, match="cannot be stored"):
             await n1.system.ref(remote).tell({1: "int key"})
@@ -230,8 +235,7 @@ async def test_an_ask_queued_on_a_node_that_loses_the_actor_is_answered_by_the_n
     nats_server: LocalNatsServer,
 ) -> None:
     team = Team(nats_server, durable=False)  # "block" is not told again after the stop
-    async with team.node("n1") as n1, team.node("n2") as n2:
-        await team.spread(n1, n2)
+    async with team.pair() as (n1, n2):
         actor = n1.owned()[0]
         await n1.system.ref(actor).tell("block")
         await team.wait_for(lambda: any(e[2] == "block" for e in team.log))
@@ -302,8 +306,7 @@ async def test_tells_gathered_in_one_turn_arrive_in_order_and_before_a_later_ask
     nats_server: LocalNatsServer,
 ) -> None:
     team = Team(nats_server, durable=False)
-    async with team.node("n1") as n1, team.node("n2") as n2:
-        await team.spread(n1, n2)
+    async with team.pair() as (n1, n2):
         remote = n2.owned()[0]
         ref = n1.system.ref(remote)
         # ~1 MB of tells: several batches, the full ones sent at once, the rest when the loop
@@ -322,8 +325,7 @@ async def test_tells_that_cannot_leave_the_node_are_dead_letters_not_sent(
     nats_server: LocalNatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     team = Team(nats_server, durable=False)
-    async with team.node("n1") as n1, team.node("n2") as n2:
-        await team.spread(n1, n2)
+    async with team.pair() as (n1, n2):
         ref = n1.system.ref(n2.owned()[0])
 
         async def lost(*args: Any, **kwargs: Any) -> None:
