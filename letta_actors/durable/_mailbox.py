@@ -4,14 +4,19 @@ A :class:`DurableMailbox` keeps the in-memory queue of :class:`~letta_actors.act
 (the actor's loop is the same) and adds the store around it:
 
 - a tell is stored first, then queued (:meth:`~DurableMailbox.put`; ``fast_path`` is off so the
-  bus always comes here). A payload that cannot be stored raises ``TypeError`` at the tell;
+  bus always comes here). A payload that cannot be stored raises ``TypeError`` at the tell.
+  Its id is made unique across processes first (:meth:`DurableStore.message_id`: an int id
+  becomes ``"<boot>.<n>"``, a sender's str id is kept): a Letta agent sends it as the
+  ``otid``, the same before and after a crash;
 - when the cell is done with it (:meth:`~DurableMailbox.settle`: handled, or dead-lettered
   because its handling failed) it is acknowledged, i.e. deleted from the store; a message the
   overflow policy drops is acknowledged too;
 - what the actor did not get to handle because it stopped (cancelled at its stop deadline, or
   still queued) stays stored: the next instance after a restart, or the next start of an actor
   of that name (in this process, or in the next one on the same file) gets it first, oldest
-  first, before any new message.
+  first, before any new message. A message that may have been handled before is marked
+  ``attempt > 1`` (so a Letta agent looks its ``otid`` up instead of sending it again): one
+  cut short by a stop, and every message restored from the file by the next process.
 
 Asks, runtime notifications (``Terminated``, a supervisor's own messages) and dead-letter
 notifications stay in memory only: their waiting caller, or the process they describe, does
@@ -193,11 +198,13 @@ class DurableMailbox(Mailbox):
         """Acknowledge ``envelope`` (handled, or dead-lettered after its handling failed), unless
         its handling was cut short by a stop (a cancellation from outside): then it stays
         stored, back at the head of the queue, for the next instance (after a restart) or the
-        next start (the queue is drained and kept when the actor stops)."""
+        next start (the queue is drained and kept when the actor stops), its ``attempt``
+        counted (it may have had effects)."""
         seq = self._rows.get(envelope)
         if seq is None:
             return
         if cut_short:
+            envelope.attempt += 1
             self._requeued.add(envelope)  # dead-lettered (cancelled) already
             self.put_front(envelope)
         else:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -103,6 +104,9 @@ class DurableStore:
         self._open = False
         self._next_seq = 1
         self._attached = False
+        #: Random per store object (so per process): the ids it gives never collide with those
+        #: an earlier process gave on this file (nor with those of another file).
+        self.boot = secrets.token_hex(8)
         #: Commits made (each one a transaction of one or more writes): for benchmarks.
         self.commits = 0
 
@@ -254,15 +258,27 @@ class DurableStore:
 
     # -- messages -------------------------------------------------------------------------
 
+    def message_id(self, envelope: Envelope) -> str:
+        """``envelope``'s id, made to outlive this process and set on it: a str id (the
+        sender's ``message_id``) is kept, an int one (the system's counter, which starts again
+        at 1 in each process) becomes ``"<boot>.<n>"`` (:attr:`boot` is random per store)."""
+        ident = envelope.id
+        if not isinstance(ident, str):
+            ident = envelope.id = f"{self.boot}.{ident}"
+        return ident
+
     def encode(self, envelope: Envelope) -> bytes:
-        """The stored form of ``envelope``; ``TypeError`` if its payload cannot be stored."""
+        """The stored form of ``envelope``, once :meth:`message_id` gave it its lasting id (so
+        the id a handler saw before a crash is the one it sees after); ``TypeError`` if its
+        payload cannot be stored."""
+        self.message_id(envelope)
         return self.codec.encode(envelope)
 
     async def append(self, actor: str, envelope: Envelope | bytes) -> int:
         """Store ``envelope`` (or its :meth:`encode`-d form) for ``actor``; returns its sequence
         number once committed. Raises ``TypeError`` (payload not storable, before anything is
         written) and :class:`StoreError`. Sequence numbers grow in call order."""
-        data = envelope if isinstance(envelope, bytes) else self.codec.encode(envelope)
+        data = envelope if isinstance(envelope, bytes) else self.encode(envelope)
         seq = self._next_seq
         write = _Write(_INSERT, (seq, actor, data), anyio.Event())
         self._enqueue(write)
@@ -299,7 +315,9 @@ class DurableStore:
         """Give ``actors`` (names, or a test of a name) durable mailboxes in ``system``.
 
         Call it before entering the system's block. Each such actor gets, on its start, the
-        messages stored for it and not acknowledged (oldest first, before any new message).
+        messages stored for it and not acknowledged (oldest first, before any new message),
+        with their stored id and marked ``attempt = max(stored attempt, 1) + 1``: the process
+        that stored one may have handled it, or begun to, before it died.
         Raises ``RuntimeError`` when the system already runs or has a mailbox factory, or this
         store is attached already (one system per store); :class:`~._codec.DecodeError` when
         a stored message cannot be read (an unregistered model).
@@ -313,6 +331,7 @@ class DurableStore:
             )
         mailboxes = Mailboxes(self, actors)
         for seq, envelope in await self.pending():
+            envelope.attempt = max(envelope.attempt, 1) + 1  # maybe delivered before
             mailboxes.keep(envelope.recipient, [(seq, envelope)])
         self._attached = True
         system.mailbox_factory = mailboxes

@@ -246,10 +246,11 @@ class LettaAgent(Actor):
     def _otid(self) -> tuple[str, bool]:
         """The ``otid`` of the current message's user message, and whether to look it up first.
 
-        A str envelope id (a cluster wire id, a daemon API message id: unique) is the otid, so
-        a redelivered envelope (``attempt > 1``: a supervisor's redelivery, a cluster's after a
-        failover) is looked up in Letta before it is sent again. Otherwise (an int id, only
-        unique within its process) a fresh uuid4, never looked up.
+        A str envelope id (a cluster wire id, a durable store's id, a daemon API message id:
+        unique) is the otid, so a redelivered envelope (``attempt > 1``: a supervisor's
+        redelivery, a cluster's after a failover, one a durable store restored after a crash)
+        is looked up in Letta before it is sent again. Otherwise (an int id, only unique within
+        its process) a fresh uuid4, never looked up.
         """
         envelope = self.envelope
         if envelope is not None and isinstance(envelope.id, str):
