@@ -23,7 +23,8 @@ class Envelope:
     """A message with its metadata.
 
     - ``id``: unique within its :class:`~letta_actors.ActorSystem` (a counter, cheap to make),
-      or the id the sender gave (``bus.tell(..., message_id=...)``, e.g. the daemon API's).
+      or the id the sender gave (``bus.tell(..., message_id=...)``, e.g. the daemon API's). A
+      durable mailbox or the cluster's wire makes an int id a str unique across processes.
     - ``sender``: the sending actor's name, or ``None`` when sent from outside any actor.
     - ``recipient``: the addressed actor's name.
     - ``topic``: the topic it was published on, if it came through ``publish``.

@@ -150,11 +150,12 @@ class StreamMailbox(ClusterMailbox):
 
     def settle(self, envelope: Envelope, cut_short: bool = False) -> None:
         """Acknowledge ``envelope`` in the stream, unless a stop cut its handling short: then it
-        goes back to the head of the queue, unacknowledged."""
+        goes back to the head of the queue, unacknowledged, its ``attempt`` counted."""
         message = self._messages.get(envelope)
         if message is None:
             return
         if cut_short:
+            envelope.attempt += 1  # it may have had effects: a Letta agent looks it up first
             self._requeued.add(envelope)  # dead-lettered (cancelled) already
             self.put_front(envelope)
             return
