@@ -49,16 +49,27 @@ CORE = "nats-py: core publish -> subscriber (another connection)"
 REQUEST = "nats-py: request/reply round trip"
 JS_ONE = "nats-py: JetStream publish, ack awaited per message"
 JS_BATCH = f"nats-py: JetStream publish_async, acks awaited per {BATCH}"
+#: Seconds a baseline's connection may take to open (not timed; nats-py's default, 2 s, is
+#: short for a loaded machine) and its JetStream API calls may take.
+CONNECT_TIMEOUT = 30
+#: Seconds one sample may wait for its last message (a lost one never arrives).
+SAMPLE_TIMEOUT = 120.0
+
+
+async def connect(url: str) -> Client:
+    """A new nats-py connection to ``url`` for one sample (no reconnection)."""
+    from nats.aio.client import Client
+
+    client = Client()
+    await client.connect(url, allow_reconnect=False, connect_timeout=CONNECT_TIMEOUT)
+    return client
 
 
 async def core_publish(url: str, n: int) -> list[float]:
     """Messages per second from the first publish to the n-th message received."""
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
 
-    pub, sub = Client(), Client()
-    await pub.connect(url, allow_reconnect=False)
-    await sub.connect(url, allow_reconnect=False)
+    pub, sub = await connect(url), await connect(url)
     received = 0
     done = asyncio.Event()
 
@@ -74,7 +85,12 @@ async def core_publish(url: str, n: int) -> list[float]:
     for _ in range(n):
         await pub.publish("bench.core", PAYLOAD)
     await pub.flush()
-    await asyncio.wait_for(done.wait(), 120)
+    try:
+        await asyncio.wait_for(done.wait(), SAMPLE_TIMEOUT)
+    except TimeoutError:
+        raise TimeoutError(
+            f"core publish: {received} of {n} messages received within {SAMPLE_TIMEOUT:g} s"
+        ) from None
     elapsed = time.perf_counter() - start
     await pub.close()
     await sub.close()
@@ -83,12 +99,9 @@ async def core_publish(url: str, n: int) -> list[float]:
 
 async def request_round_trip(url: str, n: int) -> list[float]:
     """(median, p99) microseconds per sequential request."""
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
 
-    client, server = Client(), Client()
-    await client.connect(url, allow_reconnect=False)
-    await server.connect(url, allow_reconnect=False)
+    client, server = await connect(url), await connect(url)
 
     async def echo(msg: Msg) -> None:
         await msg.respond(msg.data)
@@ -129,12 +142,10 @@ async def fresh_stream(
 ) -> AsyncIterator[JetStreamContext]:
     """A new connection and the file-backed stream ``STREAM`` on ``subject`` (work-queue
     retention if ``work_queue``); the stream is deleted and the connection closed on exit."""
-    from nats.aio.client import Client
     from nats.js.api import RetentionPolicy, StreamConfig
 
-    client = Client()
-    await client.connect(url, allow_reconnect=False)
-    js = client.jetstream()
+    client = await connect(url)
+    js = client.jetstream(timeout=CONNECT_TIMEOUT)
     retention = RetentionPolicy.WORK_QUEUE if work_queue else RetentionPolicy.LIMITS
     try:
         await js.add_stream(StreamConfig(name=STREAM, subjects=[subject], retention=retention))

@@ -64,6 +64,7 @@ from benchmarks.cluster_baseline import (
     PAYLOAD,
     STREAM,
     check_stored,
+    connect,
     core_publish,
     fresh_stream,
     request_round_trip,
@@ -307,7 +308,6 @@ async def mailbox_pattern(url: str, n: int, senders: int) -> list[float]:
     with a ``Nats-Msg-Id`` each into a work-queue stream, ``senders`` concurrent publishers
     each awaiting each ``publish``, and a push consumer on another connection acknowledging
     each message as it arrives; messages per second until the n-th has arrived."""
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
     from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -319,8 +319,7 @@ async def mailbox_pattern(url: str, n: int, senders: int) -> list[float]:
         await msg.ack()
         tally.hit()
 
-    sub = Client()
-    await sub.connect(url, allow_reconnect=False)
+    sub = await connect(url)
     try:
         async with fresh_stream(url, subject, work_queue=True) as js:
             await sub.jetstream().subscribe(
